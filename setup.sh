@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets pft up on Debian 12, as root: system packages, the npm dependencies, the native engine
+# and the TypeScript build. Safe to run again. LIBTORCH=/path/to/libtorch skips libtorch-dev.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  libopenblas0-pthread        # the BLAS; Debian's default reference BLAS is ~30x slower
+  python3-torch python3-torchvision  # reference peers for tests and benchmarks only
+  dataset-fashion-mnist       # real data that installs offline
+  g++ make python3            # node-gyp builds the native addon
+)
+[ -n "${LIBTORCH:-}" ] || packages+=(libtorch-dev)
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# OpenBLAS must be the active libblas.so.3 (libtorch calls sgemm_ through it).
+arch_dir="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
+openblas="$arch_dir/openblas-pthread/libblas.so.3"
+if [ -e "$openblas" ] && [ "$(readlink -f "$arch_dir/libblas.so.3")" != "$openblas" ]; then
+  update-alternatives --set "libblas.so.3-$(basename "$arch_dir")" "$openblas"
+fi
+case "$(readlink -f "$arch_dir/libblas.so.3")" in
+  *openblas*) echo "setup: BLAS is $(readlink -f "$arch_dir/libblas.so.3")" ;;
+  *) echo "setup: warning: the active libblas.so.3 is not OpenBLAS" >&2 ;;
+esac
+
+# npm ci runs node-gyp (the native engine) through the package's install script.
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build

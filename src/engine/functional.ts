@@ -1,0 +1,80 @@
+// Neural-network ops, in the spirit of torch.nn.functional. Each is one fused libtorch call.
+import { callNative as call, Tensor } from "./tensor.js";
+
+const h = (t: Tensor | null | undefined) => (t ? t.handle : null);
+const own = (x: unknown) => Tensor.own(x as never);
+const pair = (v: number | [number, number]): [number, number] => (typeof v === "number" ? [v, v] : v);
+
+export type Reduction = "mean" | "sum" | "none";
+
+/** x @ weight.T + bias */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return own(call("linear", x.handle, weight.handle, h(bias)));
+}
+
+/** LayerNorm over the trailing `normalizedShape` dimensions. */
+export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  return own(call("layerNorm", x.handle, normalizedShape, h(weight), h(bias), eps));
+}
+
+export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
+  return x.gelu(approximate);
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  return x.softmax(dim);
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return x.logSoftmax(dim);
+}
+
+/**
+ * Cross-entropy of logits [N, C] against class indices [N] (int64) or class probabilities [N, C]
+ * (float; mixup/cutmix targets), with optional label smoothing, as torch.nn.functional.cross_entropy.
+ */
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  opts: { reduction?: Reduction; labelSmoothing?: number; ignoreIndex?: number } = {},
+): Tensor {
+  return own(call("crossEntropy", logits.handle, target.handle, opts.reduction ?? "mean", opts.labelSmoothing ?? 0, opts.ignoreIndex ?? -100));
+}
+
+export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = "mean"): Tensor {
+  return own(call("mseLoss", input.handle, target.handle, reduction));
+}
+
+/** Inverted dropout: zeroes with probability p and scales the rest by 1/(1-p) while training. */
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  return own(call("dropout", x.handle, p, training));
+}
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  /** groups = channels makes a depthwise convolution (ConvNeXt's 7x7). */
+  groups?: number;
+}
+
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  return own(call("conv2d", x.handle, weight.handle, h(bias), pair(opts.stride ?? 1), pair(opts.padding ?? 0), pair(opts.dilation ?? 1), opts.groups ?? 1));
+}
+
+export function adaptiveAvgPool2d(x: Tensor, output: number | [number, number]): Tensor {
+  return own(call("adaptiveAvgPool2d", x.handle, pair(output)));
+}
+
+export function avgPool2d(x: Tensor, kernel: number | [number, number], stride?: number | [number, number], padding: number | [number, number] = 0): Tensor {
+  return own(call("avgPool2d", x.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
+}
+
+export function maxPool2d(x: Tensor, kernel: number | [number, number], stride?: number | [number, number], padding: number | [number, number] = 0): Tensor {
+  return own(call("maxPool2d", x.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
+}
+
+/** Resizes [N, C, H, W] to `size` (bilinear and bicubic as torch's interpolate, align_corners false by default). */
+export function interpolate(x: Tensor, size: [number, number], mode: "bilinear" | "bicubic" | "nearest" = "bilinear", alignCorners = false): Tensor {
+  return own(call("interpolate", x.handle, size, mode, alignCorners));
+}

@@ -1,0 +1,126 @@
+// What the engine runs on (libtorch build, BLAS, threads, bf16 support) and its global knobs:
+// thread count and the random generator. The thread count is set once at load from PFT_THREADS
+// (default: every core), for libtorch's pool and OpenBLAS's together.
+import { availableParallelism } from "node:os";
+import { readFileSync } from "node:fs";
+import { PftError } from "../errors.js";
+import { callNative as call, Tensor } from "./tensor.js";
+
+export interface EngineInfo {
+  torchVersion: string;
+  /** The shared library that provides sgemm_ (the active libblas.so.3 on Debian). */
+  blasLibrary: string;
+  blasKind: "openblas" | "reference" | "mkl" | "other" | "none";
+  blasConfig: string;
+  blasThreads: number;
+  threads: number;
+  /** The CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), so bf16 autocast pays off. */
+  cpuBf16: boolean;
+  mkldnn: boolean;
+  cudaDevices: number;
+}
+
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new PftError("argument", `thread count must be a positive integer, got ${n}`);
+  call("setNumThreads", n);
+}
+
+export function getNumThreads(): number {
+  return call("getNumThreads");
+}
+
+/** Seeds libtorch's global CPU generator (randn, dropout, randperm, ...). */
+export function manualSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new PftError("argument", `seed must be a non-negative integer, got ${seed}`);
+  call("manualSeed", seed);
+}
+
+/** The global generator's state as bytes (for checkpoints: resume continues the same random stream). */
+export function getRngState(): Uint8Array {
+  const t = Tensor.own(call("rngState"));
+  try {
+    return t.bytes();
+  } finally {
+    t.dispose();
+  }
+}
+
+export function setRngState(state: Uint8Array): void {
+  const t = Tensor.fromBytes(state, [state.byteLength], "uint8");
+  try {
+    call("setRngState", t.handle);
+  } finally {
+    t.dispose();
+  }
+}
+
+function cpuHasBf16(): boolean {
+  try {
+    const flags = readFileSync("/proc/cpuinfo", "utf8");
+    return /\b(avx512_bf16|amx_bf16)\b/.test(flags);
+  } catch {
+    return false;
+  }
+}
+
+function blasKind(path: string, config: string): EngineInfo["blasKind"] {
+  if (!path) return "none";
+  if (config.startsWith("OpenBLAS") || /openblas/i.test(path)) return "openblas";
+  if (/mkl/i.test(path)) return "mkl";
+  if (/\/blas\/libblas\.so/.test(path)) return "reference";
+  return "other";
+}
+
+let cachedBf16: boolean | undefined;
+
+export function engineInfo(): EngineInfo {
+  const raw = call<{
+    config: string;
+    blasLibrary: string;
+    openblasConfig: string;
+    blasThreads: number;
+    threads: number;
+    mkldnn: boolean;
+    cudaDevices: number;
+  }>("runtimeInfo");
+  cachedBf16 ??= cpuHasBf16();
+  return {
+    torchVersion: /TORCH_VERSION=([\w.+-]+)/.exec(raw.config)?.[1] ?? "unknown",
+    blasLibrary: raw.blasLibrary,
+    blasKind: blasKind(raw.blasLibrary, raw.openblasConfig),
+    blasConfig: raw.openblasConfig.trim(),
+    blasThreads: raw.blasThreads,
+    threads: raw.threads,
+    cpuBf16: cachedBf16,
+    mkldnn: raw.mkldnn,
+    cudaDevices: raw.cudaDevices,
+  };
+}
+
+/** One line for start-up logs: what computes, with how many threads. */
+export function describeEngine(info: EngineInfo = engineInfo()): string {
+  const blas =
+    info.blasKind === "openblas"
+      ? `OpenBLAS (${info.blasConfig.split(" ").slice(0, 2).join(" ")}, ${info.blasLibrary})`
+      : `${info.blasKind} BLAS (${info.blasLibrary || "none found"})`;
+  const bf16 = info.cpuBf16 ? "bf16 native" : "no native bf16";
+  const cuda = info.cudaDevices > 0 ? `, ${info.cudaDevices} CUDA device(s)` : "";
+  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}`;
+}
+
+/** A warning when the BLAS in use is Debian's slow reference implementation; null when fine. */
+export function blasWarning(info: EngineInfo = engineInfo()): string | null {
+  if (info.blasKind === "reference") {
+    return "warning: the active BLAS is the reference implementation (~30x slower); install libopenblas0-pthread";
+  }
+  return null;
+}
+
+function initThreads(): void {
+  const env = process.env.PFT_THREADS;
+  const n = env ? Number(env) : availableParallelism();
+  if (!Number.isInteger(n) || n < 1) throw new PftError("argument", `PFT_THREADS must be a positive integer, got '${env}'`);
+  call("setNumThreads", n);
+}
+
+initThreads();
