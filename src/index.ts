@@ -1,3 +1,6 @@
 // pft: partial fine-tuning of vision transformers over libtorch.
 export * from "./engine/index.js";
 export { PftError, isPftError, type PftErrorCode } from "./errors.js";
+export * as nn from "./nn/index.js";
+export * as optim from "./optim/index.js";
+export * as models from "./models/index.js";

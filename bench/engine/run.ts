@@ -1,0 +1,122 @@
+// bench/engine: the engine against Python PyTorch on the same machine, in the same run.
+//
+// The same 2.7M-parameter ViT (bench/engine/vit.ts, bench/engine/peer.py), batch 64, AdamW:
+// training and inference images/s in float32 and under bf16 autocast, and training with only
+// the last half of the blocks (plus final norm and head) trainable. Each configuration is timed
+// `rounds` times alternately on both sides and the best of each is kept (the machine is noisy).
+// Printed as ratios pft / PyTorch; the target is >= 1.0 everywhere.
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { Tensor, F, scope, noGrad, autocast, manualSeed, engineInfo, describeEngine, getNumThreads } from "../../src/engine/index.js";
+import { Parameter } from "../../src/nn/parameter.js";
+import { AdamW } from "../../src/optim/index.js";
+import { BenchVit, BENCH_VIT } from "./vit.js";
+import { packageRoot } from "../common.js";
+
+export interface EngineBenchOptions {
+  batch: number;
+  steps: number;
+  warmup: number;
+  rounds: number;
+  python: string;
+  out?: string;
+  log?: (line: string) => void;
+}
+
+interface BenchConfig {
+  id: string;
+  kind: "train" | "infer";
+  precision: "fp32" | "bf16";
+  trainable: "all" | "last-half";
+}
+
+const CONFIGS: BenchConfig[] = [
+  { id: "train fp32", kind: "train", precision: "fp32", trainable: "all" },
+  { id: "train bf16", kind: "train", precision: "bf16", trainable: "all" },
+  { id: "train fp32, last half trainable", kind: "train", precision: "fp32", trainable: "last-half" },
+  { id: "train bf16, last half trainable", kind: "train", precision: "bf16", trainable: "last-half" },
+  { id: "infer fp32", kind: "infer", precision: "fp32", trainable: "all" },
+  { id: "infer bf16", kind: "infer", precision: "bf16", trainable: "all" },
+];
+
+function measurePft(c: BenchConfig, o: EngineBenchOptions): number {
+  manualSeed(0);
+  const model = new BenchVit(BENCH_VIT);
+  const half = BENCH_VIT.depth / 2;
+  const trainable = (name: string) => {
+    if (c.trainable === "all") return true;
+    const m = /^blocks\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) >= half : name.startsWith("norm.") || name.startsWith("head.");
+  };
+  const named = [...model.params].map(([name, t]) => ({ name, param: new Parameter(t, trainable(name)) }));
+  const opt = new AdamW([{ params: named.filter((p) => p.param.trainable) }], { lr: 1e-4 });
+  const x = Tensor.randn([o.batch, 3, BENCH_VIT.imageSize, BENCH_VIT.imageSize]).keep();
+  const y = Tensor.randint(0, BENCH_VIT.classes, [o.batch]).keep();
+  const bf16 = c.precision === "bf16";
+  const step = () =>
+    scope(() => {
+      if (c.kind === "train") {
+        const loss = autocast(() => F.crossEntropy(model.forward(x), y), { enabled: bf16 });
+        loss.backward();
+        opt.step();
+        opt.zeroGrad();
+      } else {
+        noGrad(() => autocast(() => model.forward(x), { enabled: bf16 }));
+      }
+    });
+  for (let i = 0; i < o.warmup; i++) step();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < o.steps; i++) step();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  for (const { param } of named) param.dispose();
+  x.dispose();
+  y.dispose();
+  return (o.batch * o.steps) / seconds;
+}
+
+function measureTorch(o: EngineBenchOptions): Record<string, number> {
+  const input = { threads: getNumThreads(), batch: o.batch, steps: o.steps, warmup: o.warmup, vit: BENCH_VIT, configs: CONFIGS };
+  const r = spawnSync(o.python, [resolve(packageRoot(), "bench/engine/peer.py")], {
+    input: JSON.stringify(input),
+    encoding: "utf8",
+    env: { ...process.env, OMP_NUM_THREADS: String(getNumThreads()) },
+  });
+  if (r.status !== 0) throw new Error(`PyTorch peer failed (${o.python}): ${(r.stderr || String(r.error)).trim().split("\n").pop()}`);
+  return JSON.parse(r.stdout) as Record<string, number>;
+}
+
+export interface EngineBenchRow {
+  config: string;
+  pft: number;
+  torch: number;
+  ratio: number;
+}
+
+export function runEngineBench(o: EngineBenchOptions): EngineBenchRow[] {
+  const log = o.log ?? ((s: string) => console.log(s));
+  const info = engineInfo();
+  log(describeEngine(info));
+  if (!info.cpuBf16) log("note: this CPU has no native bf16 (AVX512-BF16/AMX); bf16 rows measure emulated bf16");
+  log(`ViT ${BENCH_VIT.imageSize}x${BENCH_VIT.imageSize}, patch ${BENCH_VIT.patch}, dim ${BENCH_VIT.dim}, depth ${BENCH_VIT.depth}, ${BENCH_VIT.heads} heads; batch ${o.batch}, ${o.steps} timed steps after ${o.warmup} warm-up, best of ${o.rounds} rounds`);
+  const best = new Map<string, { pft: number; torch: number }>(CONFIGS.map((c) => [c.id, { pft: 0, torch: 0 }]));
+  for (let round = 1; round <= o.rounds; round++) {
+    const torch = measureTorch(o);
+    for (const c of CONFIGS) {
+      const b = best.get(c.id)!;
+      b.torch = Math.max(b.torch, torch[c.id]);
+      b.pft = Math.max(b.pft, measurePft(c, o));
+      log(`  round ${round}/${o.rounds} ${c.id}: pft ${b.pft.toFixed(1)} img/s, PyTorch ${b.torch.toFixed(1)} img/s`);
+    }
+  }
+  const rows = CONFIGS.map((c) => {
+    const b = best.get(c.id)!;
+    return { config: c.id, pft: b.pft, torch: b.torch, ratio: b.pft / b.torch };
+  });
+  log("");
+  log("| configuration | pft img/s | PyTorch img/s | pft / PyTorch |");
+  log("|---|---:|---:|---:|");
+  for (const r of rows) log(`| ${r.config} | ${r.pft.toFixed(1)} | ${r.torch.toFixed(1)} | ${r.ratio.toFixed(2)} |`);
+  if (o.out) writeFileSync(o.out, JSON.stringify({ engine: info, options: { ...o, log: undefined }, rows }, null, 2));
+  return rows;
+}

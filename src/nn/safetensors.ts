@@ -1,0 +1,393 @@
+// safetensors: the checkpoint format shared with PyTorch / Hugging Face (huggingface/safetensors).
+//
+//   [u64 LE header length N][N bytes of JSON header][data buffer]
+//   header = {"__metadata__": {str: str}, "<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}
+//
+// Offsets are relative to the start of the data buffer, and the buffer must be indexed exactly:
+// no overlaps, no holes, no trailing bytes.
+//
+//   writeSafetensors(path, model.stateDict(), { format: "pt" });  // atomic, one tensor in memory at a time
+//   using r = openSafetensors(path);                               // header only; get() reads one tensor
+//   const w = r.get("blocks.0.attn.qkv.weight");
+//
+// Layout written, as the reference writer does: the header is padded with spaces to a multiple of
+// 8 bytes, and tensors are sorted by dtype (widest first, in the reference's dtype order) and then
+// by name (UTF-8 byte order). Widest-first makes every tensor's offset a multiple of its item size
+// without padding, which the no-holes rule forbids.
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join, resolve } from "node:path";
+import { PftError, isPftError } from "../errors.js";
+import { Tensor, type DType } from "../engine/tensor.js";
+
+/** dtype names used in safetensors headers, for the dtypes pft has. */
+export type SafetensorsDType = "BOOL" | "U8" | "I8" | "I16" | "F16" | "BF16" | "I32" | "F32" | "F64" | "I64";
+
+/** In the reference's `Dtype` enum order (the writer sorts by it, descending). */
+const DTYPES: readonly { st: SafetensorsDType; dtype: DType; itemsize: number }[] = [
+  { st: "BOOL", dtype: "bool", itemsize: 1 },
+  { st: "U8", dtype: "uint8", itemsize: 1 },
+  { st: "I8", dtype: "int8", itemsize: 1 },
+  { st: "I16", dtype: "int16", itemsize: 2 },
+  { st: "F16", dtype: "float16", itemsize: 2 },
+  { st: "BF16", dtype: "bfloat16", itemsize: 2 },
+  { st: "I32", dtype: "int32", itemsize: 4 },
+  { st: "F32", dtype: "float32", itemsize: 4 },
+  { st: "F64", dtype: "float64", itemsize: 8 },
+  { st: "I64", dtype: "int64", itemsize: 8 },
+];
+const BY_ST = new Map(DTYPES.map((d, rank) => [d.st as string, { ...d, rank }]));
+const BY_DTYPE = new Map(DTYPES.map((d, rank) => [d.dtype, { ...d, rank }]));
+
+/** The reference reader's limit on the header length. */
+const MAX_HEADER_BYTES = 100_000_000;
+const METADATA_KEY = "__metadata__";
+
+/** One tensor as described by the header. */
+export interface SafetensorsEntry {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly byteLength: number;
+  /** [begin, end) relative to the start of the data buffer. */
+  readonly dataOffsets: readonly [number, number];
+}
+
+// ---------------------------------------------------------------------------------------------- reading
+
+/**
+ * A validated safetensors file, open for reading one tensor at a time.
+ * Tensors from get() belong to the open scope, like any new tensor. close() (or `using`) releases the file.
+ */
+export class SafetensorsReader implements Disposable {
+  readonly path: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  #fd: number | null;
+  readonly #entries: ReadonlyMap<string, SafetensorsEntry>;
+  readonly #dataStart: number;
+
+  private constructor(path: string, fd: number, entries: Map<string, SafetensorsEntry>, metadata: Record<string, string>, dataStart: number) {
+    this.path = path;
+    this.#fd = fd;
+    this.#entries = entries;
+    this.metadata = Object.freeze(metadata);
+    this.#dataStart = dataStart;
+  }
+
+  /** @internal use openSafetensors() */
+  static _open(path: string): SafetensorsReader {
+    const fd = ioCall(path, "cannot open", () => openSync(path, "r"));
+    try {
+      const size = ioCall(path, "cannot stat", () => fstatSync(fd));
+      if (!size.isFile()) throw new PftError("io", `${path}: not a regular file`);
+      const { entries, metadata, dataStart } = parseHeader(path, fd, size.size);
+      return new SafetensorsReader(path, fd, entries, metadata, dataStart);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /** Tensor names in file (data offset) order. */
+  keys(): string[] {
+    return [...this.#entries.keys()];
+  }
+  has(name: string): boolean {
+    return this.#entries.has(name);
+  }
+  get size(): number {
+    return this.#entries.size;
+  }
+  entry(name: string): SafetensorsEntry {
+    const e = this.#entries.get(name);
+    if (!e) throw new PftError("checkpoint", `${this.path}: no tensor named ${JSON.stringify(name)}`);
+    return e;
+  }
+
+  /** Reads just this tensor's bytes from the file (on the CPU, in the file's dtype). */
+  get(name: string): Tensor {
+    const e = this.entry(name);
+    const fd = this.#fd;
+    if (fd === null) throw new PftError("argument", `${this.path}: reader is closed`);
+    const buf = new Uint8Array(e.byteLength);
+    const at = this.#dataStart + e.dataOffsets[0];
+    let done = 0;
+    while (done < buf.byteLength) {
+      const n = ioCall(this.path, "cannot read", () => readSync(fd, buf, done, buf.byteLength - done, at + done));
+      if (n === 0) {
+        throw new PftError("checkpoint", `${this.path}: tensor ${JSON.stringify(name)}: file ends ${buf.byteLength - done} bytes early (truncated after it was opened?)`);
+      }
+      done += n;
+    }
+    return Tensor.fromBytes(buf, e.shape, e.dtype);
+  }
+
+  /** Closes the file. Safe to call twice. */
+  close(): void {
+    if (this.#fd === null) return;
+    const fd = this.#fd;
+    this.#fd = null;
+    closeSync(fd);
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Opens and validates a safetensors file; nothing but the header is read until get().
+ * Malformed files throw PftError("checkpoint", "<path>: <problem>"); filesystem failures PftError("io").
+ */
+export function openSafetensors(path: string): SafetensorsReader {
+  return SafetensorsReader._open(path);
+}
+
+/** Every tensor in the file (read one at a time through the lazy reader), with the metadata. */
+export function readSafetensors(path: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  const reader = openSafetensors(path);
+  const tensors = new Map<string, Tensor>();
+  try {
+    for (const name of reader.keys()) tensors.set(name, reader.get(name));
+  } catch (e) {
+    for (const t of tensors.values()) t.dispose();
+    throw e;
+  } finally {
+    reader.close();
+  }
+  return { tensors, metadata: { ...reader.metadata } };
+}
+
+function parseHeader(path: string, fd: number, fileSize: number) {
+  const bad = (msg: string) => new PftError("checkpoint", `${path}: ${msg}`);
+  if (fileSize < 8) throw bad(`file is ${fileSize} bytes, shorter than the 8-byte header length (not a safetensors file?)`);
+
+  const lenBytes = readExact(path, fd, 0, 8);
+  const n64 = new DataView(lenBytes.buffer).getBigUint64(0, true);
+  if (n64 > BigInt(MAX_HEADER_BYTES)) throw bad(`header length ${n64} is absurdly large (over ${MAX_HEADER_BYTES} bytes; not a safetensors file?)`);
+  const n = Number(n64);
+  if (8 + n > fileSize) throw bad(`header length ${n} runs past the end of the file (${fileSize} bytes); the file is truncated or not safetensors`);
+
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(readExact(path, fd, 8, n)));
+  } catch (e) {
+    throw bad(`header is not valid JSON (${firstLine((e as Error).message)})`);
+  }
+  if (!isPlainObject(header)) throw bad(`header is not a JSON object`);
+
+  const metadata: Record<string, string> = {};
+  const raw: [string, SafetensorsEntry][] = [];
+  for (const [name, value] of Object.entries(header)) {
+    if (name === METADATA_KEY) {
+      if (!isPlainObject(value)) throw bad(`__metadata__ is not an object of strings`);
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v !== "string") throw bad(`__metadata__ value for ${JSON.stringify(k)} is not a string`);
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
+      }
+      continue;
+    }
+    raw.push([name, parseEntry(bad, name, value)]);
+  }
+
+  // The buffer must be covered exactly once: sort by offsets and walk it.
+  const bufferSize = fileSize - 8 - n;
+  raw.sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
+  let covered = 0;
+  let prev: [string, SafetensorsEntry] | null = null;
+  for (const item of raw) {
+    const [name, e] = item;
+    const [begin, end] = e.dataOffsets;
+    if (end > bufferSize) {
+      throw bad(`tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}] run past the end of the ${bufferSize}-byte data buffer; the file is truncated`);
+    }
+    if (begin < covered && prev) {
+      const [pn, pe] = prev;
+      throw bad(`tensors ${JSON.stringify(pn)} [${pe.dataOffsets.join(", ")}] and ${JSON.stringify(name)} [${begin}, ${end}] overlap`);
+    }
+    if (begin > covered) throw bad(`hole in the data buffer: bytes [${covered}, ${begin}) belong to no tensor`);
+    covered = end;
+    prev = item;
+  }
+  if (covered < bufferSize) throw bad(`hole in the data buffer: bytes [${covered}, ${bufferSize}) at its end belong to no tensor`);
+
+  return { entries: new Map(raw), metadata, dataStart: 8 + n };
+}
+
+function parseEntry(bad: (msg: string) => PftError, name: string, value: unknown): SafetensorsEntry {
+  const what = `tensor ${JSON.stringify(name)}`;
+  if (!isPlainObject(value)) throw bad(`${what}: entry is not an object`);
+  const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+
+  const d = typeof dtype === "string" ? BY_ST.get(dtype) : undefined;
+  if (!d) throw bad(`${what}: unknown dtype ${JSON.stringify(dtype) ?? "(missing)"} (pft reads ${DTYPES.map((x) => x.st).join(", ")})`);
+
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    throw bad(`${what}: shape ${JSON.stringify(shape) ?? "(missing)"} is not an array of non-negative integers`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+    throw bad(`${what}: data_offsets ${JSON.stringify(offsets) ?? "(missing)"} are not two non-negative integers [begin, end] with begin <= end`);
+  }
+  const [begin, end] = offsets as [number, number];
+  const numel = (shape as number[]).reduce((a, b) => a * b, 1);
+  const want = numel * d.itemsize;
+  if (!Number.isSafeInteger(want) || want !== end - begin) {
+    throw bad(`${what}: shape/byte-count mismatch: shape [${shape.join(", ")}] of ${d.st} needs ${want} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+  }
+  return Object.freeze({ dtype: d.dtype, shape: Object.freeze([...(shape as number[])]), byteLength: want, dataOffsets: Object.freeze([begin, end]) as readonly [number, number] });
+}
+
+function readExact(path: string, fd: number, position: number, length: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = ioCall(path, "cannot read", () => readSync(fd, buf, done, length - done, position + done));
+    if (n === 0) throw new PftError("checkpoint", `${path}: file ended while reading its header (truncated)`);
+    done += n;
+  }
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------------- writing
+
+/**
+ * Writes `tensors` (and optional string metadata) to `path` as safetensors.
+ * Streaming: one tensor's bytes are in memory at a time. Atomic: the bytes go to a temporary file in
+ * the same directory, which is fsync'ed and renamed over `path`; on any failure it is removed and
+ * `path` is left as it was. Layout: see the top of this file (dtype-widest first, then by name).
+ */
+export function writeSafetensors(
+  path: string,
+  tensors: ReadonlyMap<string, Tensor> | Iterable<readonly [string, Tensor]>,
+  metadata?: Readonly<Record<string, string>>,
+): void {
+  const plan = planLayout(path, tensors);
+  const header = encodeHeader(path, plan, metadata);
+
+  const dir = dirname(resolve(path));
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  let fd: number | null = ioCall(path, "cannot create a temporary file", () => openSync(tmp, "wx", 0o644));
+  try {
+    writeAll(path, fd, header);
+    for (const p of plan) {
+      const bytes = tensorCall(path, p.name, () => p.tensor.bytes());
+      if (bytes.byteLength !== p.byteLength) {
+        throw new PftError("engine", `${path}: tensor ${JSON.stringify(p.name)} gave ${bytes.byteLength} bytes, expected ${p.byteLength}`);
+      }
+      writeAll(path, fd, bytes);
+    }
+    const f = fd;
+    ioCall(path, "cannot sync", () => fsyncSync(f));
+    fd = null;
+    ioCall(path, "cannot close", () => closeSync(f));
+    ioCall(path, "cannot rename the temporary file onto it", () => renameSync(tmp, path));
+  } catch (e) {
+    if (fd !== null) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing; the original error is the one to report
+      }
+    }
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  syncDir(dir);
+}
+
+interface Planned {
+  name: string;
+  tensor: Tensor;
+  st: SafetensorsDType;
+  rank: number;
+  shape: number[];
+  byteLength: number;
+  begin: number;
+}
+
+function planLayout(path: string, tensors: ReadonlyMap<string, Tensor> | Iterable<readonly [string, Tensor]>): Planned[] {
+  const plan: Planned[] = [];
+  const seen = new Set<string>();
+  for (const [name, tensor] of tensors) {
+    if (typeof name !== "string") throw new PftError("argument", `${path}: tensor names must be strings, got ${typeof name}`);
+    if (name === METADATA_KEY) throw new PftError("argument", `${path}: "${METADATA_KEY}" is reserved and cannot name a tensor`);
+    if (seen.has(name)) throw new PftError("argument", `${path}: tensor ${JSON.stringify(name)} given twice`);
+    seen.add(name);
+    const { dtype, shape, numel } = tensorCall(path, name, () => ({ dtype: tensor.dtype, shape: tensor.shape, numel: tensor.numel() }));
+    const d = BY_DTYPE.get(dtype);
+    if (!d) throw new PftError("dtype", `${path}: tensor ${JSON.stringify(name)}: dtype ${dtype} has no safetensors name`);
+    plan.push({ name, tensor, st: d.st, rank: d.rank, shape, byteLength: numel * d.itemsize, begin: 0 });
+  }
+  plan.sort((a, b) => b.rank - a.rank || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  let offset = 0;
+  for (const p of plan) {
+    p.begin = offset;
+    offset += p.byteLength;
+  }
+  return plan;
+}
+
+function encodeHeader(path: string, plan: Planned[], metadata: Readonly<Record<string, string>> | undefined): Uint8Array {
+  // Built by hand so the keys keep the layout order (a JS object would move integer-like names first).
+  const fields: string[] = [];
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== "string") throw new PftError("argument", `${path}: metadata value for ${JSON.stringify(k)} is not a string`);
+    }
+    fields.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
+  }
+  for (const p of plan) {
+    const info = { dtype: p.st, shape: p.shape, data_offsets: [p.begin, p.begin + p.byteLength] };
+    fields.push(`${JSON.stringify(p.name)}:${JSON.stringify(info)}`);
+  }
+  const json = Buffer.from(`{${fields.join(",")}}`, "utf8");
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const out = Buffer.alloc(8 + padded, 0x20);
+  out.writeBigUInt64LE(BigInt(padded), 0);
+  json.copy(out, 8);
+  return out;
+}
+
+function writeAll(path: string, fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    done += ioCall(path, "cannot write", () => writeSync(fd, bytes, done, bytes.byteLength - done));
+  }
+}
+
+/** Makes the rename durable; not every filesystem allows fsync on a directory, so failures are ignored. */
+function syncDir(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // best effort
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+function ioCall<R>(path: string, what: string, fn: () => R): R {
+  try {
+    return fn();
+  } catch (e) {
+    if (isPftError(e)) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new PftError("io", `${path}: ${what} (${err.code ?? firstLine(err.message ?? String(e))})`, { cause: e });
+  }
+}
+
+/** Runs a tensor call, naming the tensor in the error. */
+function tensorCall<R>(path: string, name: string, fn: () => R): R {
+  try {
+    return fn();
+  } catch (e) {
+    if (!isPftError(e)) throw e;
+    throw new PftError(e.code, `${path}: tensor ${JSON.stringify(name)}: ${e.message}`, { cause: e });
+  }
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+const firstLine = (s: string): string => s.split("\n", 1)[0];
