@@ -1,6 +1,7 @@
 // bench/engine: the engine against Python PyTorch on the same machine, in the same run.
 //
-// The same 2.7M-parameter ViT (bench/engine/vit.ts, bench/engine/peer.py), batch 64, AdamW:
+// The same 2.7M-parameter ViT (pft's vit_tiny_patch4_32; bench/engine/peer.py builds it in
+// PyTorch): 32x32x3, patch 4, dim 192, depth 6, 3 heads; batch 64, AdamW:
 // training and inference images/s in float32 and under bf16 autocast, and training with only
 // the last half of the blocks (plus final norm and head) trainable. Each configuration is timed
 // `rounds` times alternately on both sides and the best of each is kept (the machine is noisy).
@@ -9,9 +10,8 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { writeFileSync } from "node:fs";
 import { Tensor, F, scope, noGrad, autocast, manualSeed, engineInfo, describeEngine, getNumThreads } from "../../src/engine/index.js";
-import { Parameter } from "../../src/nn/parameter.js";
 import { AdamW } from "../../src/optim/index.js";
-import { BenchVit, BENCH_VIT } from "./vit.js";
+import { createModel, type VitConfig, type VisionTransformer } from "../../src/models/index.js";
 import { packageRoot } from "../common.js";
 
 export interface EngineBenchOptions {
@@ -40,19 +40,28 @@ const CONFIGS: BenchConfig[] = [
   { id: "infer bf16", kind: "infer", precision: "bf16", trainable: "all" },
 ];
 
+const MODEL = "vit_tiny_patch4_32";
+
+function benchVitConfig(): VitConfig {
+  const model = createModel(MODEL) as VisionTransformer;
+  const cfg = { ...model.cfg };
+  model.dispose();
+  return cfg;
+}
+
 function measurePft(c: BenchConfig, o: EngineBenchOptions): number {
   manualSeed(0);
-  const model = new BenchVit(BENCH_VIT);
-  const half = BENCH_VIT.depth / 2;
-  const trainable = (name: string) => {
-    if (c.trainable === "all") return true;
-    const m = /^blocks\.(\d+)\./.exec(name);
-    return m ? Number(m[1]) >= half : name.startsWith("norm.") || name.startsWith("head.");
-  };
-  const named = [...model.params].map(([name, t]) => ({ name, param: new Parameter(t, trainable(name)) }));
-  const opt = new AdamW([{ params: named.filter((p) => p.param.trainable) }], { lr: 1e-4 });
-  const x = Tensor.randn([o.batch, 3, BENCH_VIT.imageSize, BENCH_VIT.imageSize]).keep();
-  const y = Tensor.randint(0, BENCH_VIT.classes, [o.batch]).keep();
+  const model = createModel(MODEL) as VisionTransformer;
+  const half = model.cfg.depth / 2;
+  if (c.trainable === "last-half") {
+    model.setTrainable((name) => {
+      const m = /^blocks\.(\d+)\./.exec(name);
+      return m ? Number(m[1]) < half : !name.startsWith("norm.") && !name.startsWith("head.");
+    }, false);
+  }
+  const opt = new AdamW([{ params: model.trainableParameters() }], { lr: 1e-4 });
+  const x = Tensor.randn([o.batch, model.inChans, model.imageSize, model.imageSize]).keep();
+  const y = Tensor.randint(0, model.numClasses, [o.batch]).keep();
   const bf16 = c.precision === "bf16";
   const step = () =>
     scope(() => {
@@ -69,14 +78,17 @@ function measurePft(c: BenchConfig, o: EngineBenchOptions): number {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < o.steps; i++) step();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  for (const { param } of named) param.dispose();
+  model.dispose();
+  opt.dispose();
   x.dispose();
   y.dispose();
   return (o.batch * o.steps) / seconds;
 }
 
 function measureTorch(o: EngineBenchOptions): Record<string, number> {
-  const input = { threads: getNumThreads(), batch: o.batch, steps: o.steps, warmup: o.warmup, vit: BENCH_VIT, configs: CONFIGS };
+  const v = benchVitConfig();
+  const vit = { imageSize: v.imageSize, patch: v.patchSize, dim: v.embedDim, depth: v.depth, heads: v.numHeads, mlpRatio: v.mlpRatio, classes: v.numClasses };
+  const input = { threads: getNumThreads(), batch: o.batch, steps: o.steps, warmup: o.warmup, vit, configs: CONFIGS };
   const r = spawnSync(o.python, [resolve(packageRoot(), "bench/engine/peer.py")], {
     input: JSON.stringify(input),
     encoding: "utf8",
@@ -98,7 +110,8 @@ export function runEngineBench(o: EngineBenchOptions): EngineBenchRow[] {
   const info = engineInfo();
   log(describeEngine(info));
   if (!info.cpuBf16) log("note: this CPU has no native bf16 (AVX512-BF16/AMX); bf16 rows measure emulated bf16");
-  log(`ViT ${BENCH_VIT.imageSize}x${BENCH_VIT.imageSize}, patch ${BENCH_VIT.patch}, dim ${BENCH_VIT.dim}, depth ${BENCH_VIT.depth}, ${BENCH_VIT.heads} heads; batch ${o.batch}, ${o.steps} timed steps after ${o.warmup} warm-up, best of ${o.rounds} rounds`);
+  const v = benchVitConfig();
+  log(`${MODEL}: ${v.imageSize}x${v.imageSize}, patch ${v.patchSize}, dim ${v.embedDim}, depth ${v.depth}, ${v.numHeads} heads; batch ${o.batch}, ${o.steps} timed steps after ${o.warmup} warm-up, best of ${o.rounds} rounds`);
   const best = new Map<string, { pft: number; torch: number }>(CONFIGS.map((c) => [c.id, { pft: 0, torch: 0 }]));
   for (let round = 1; round <= o.rounds; round++) {
     const torch = measureTorch(o);

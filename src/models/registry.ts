@@ -57,3 +57,8 @@ export function catalogOf(model: VisionModel): Catalog {
 export function catalogFromShapes(shapes: ReadonlyMap<string, readonly number[]>): Catalog {
   return buildCatalog(shapes, detectArch([...shapes.keys()]));
 }
+
+/** Drops undefined overrides so they don't shadow a config's values. */
+export function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,27 @@
+import { PftError } from "../../errors.js";
+import type { Command } from "../command.js";
+
+export const bench: Command = {
+  summary: "benchmarks against Python PyTorch on this machine (bench engine)",
+  usage: "pft bench engine [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--python /usr/bin/python3] [--out results.json]",
+  flags: {
+    batch: { type: "integer", default: 64, help: "images per step" },
+    steps: { type: "integer", default: 8, help: "timed steps per configuration" },
+    warmup: { type: "integer", default: 2, help: "untimed steps first" },
+    rounds: { type: "integer", default: 2, help: "alternating rounds; the best of each side is kept" },
+    python: { type: "string", default: "/usr/bin/python3", help: "Python with torch (the peer)" },
+    out: { type: "string", help: "also write the results as JSON here" },
+  },
+  async run(p, f) {
+    if (p[0] !== "engine") throw new PftError("argument", `unknown benchmark '${p[0] ?? ""}' (available: engine)`);
+    const { runEngineBench } = await import("../../../bench/engine/run.js");
+    runEngineBench({
+      batch: f.batch as number,
+      steps: f.steps as number,
+      warmup: f.warmup as number,
+      rounds: f.rounds as number,
+      python: f.python as string,
+      out: f.out as string | undefined,
+    });
+  },
+};
