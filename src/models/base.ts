@@ -1,8 +1,20 @@
 // What every architecture file provides (timm's common model API), so the trainer, the partial
 // fine-tuning core and the CLI never dispatch on architecture names.
 import type { Tensor } from "../engine/index.js";
-import { Module, type StateDict } from "../nn/index.js";
+import { Module, type Parameter, type StateDict } from "../nn/index.js";
 import type { UnitRules } from "./catalog.js";
+
+/**
+ * A piece of the forward pass, in order: running every segment in turn equals forward(). The
+ * trainer runs the frozen prefix (segments before the first one with a trainable parameter)
+ * without recording autograd, so partial fine-tuning pays nothing for what it does not train.
+ */
+export interface Segment {
+  name: string;
+  /** The parameters this segment uses (to tell whether any is trainable). */
+  parameters: Parameter[];
+  run(h: Tensor): Tensor;
+}
 
 export abstract class VisionModel extends Module {
   /** Architecture family ("vit", "swin", "convnext", "asmlp"). */
@@ -19,6 +31,14 @@ export abstract class VisionModel extends Module {
 
   override forward(x: Tensor): Tensor {
     return this.forwardHead(this.forwardFeatures(x));
+  }
+
+  /**
+   * The forward pass as consecutive segments. The default is one segment; families split it at
+   * residual-unit boundaries so a frozen prefix can run under noGrad.
+   */
+  segments(): Segment[] {
+    return [{ name: "all", parameters: this.parameters(), run: (x) => this.forward(x) }];
   }
 
   /** Replaces the classifier with a freshly initialised one for `numClasses` classes. */

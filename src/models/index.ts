@@ -1,6 +1,6 @@
 // The model zoo: architectures, their registered configs, and the residual-unit catalog.
 import "./zoo.js";
-export { VisionModel } from "./base.js";
+export { VisionModel, type Segment } from "./base.js";
 export { buildCatalog, unitOf, type Catalog, type ResidualUnit, type UnitGroup, type OtherParam, type UnitKind, type Role, type UnitRules, type UnitRule } from "./catalog.js";
 export { createModel, listModels, registerModel, detectArch, catalogOf, catalogFromShapes, type ModelOverrides, type ModelEntry } from "./registry.js";
 export { VisionTransformer, VIT_DEFAULTS, VIT_UNITS, type VitConfig } from "./vit.js";

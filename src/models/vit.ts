@@ -6,7 +6,7 @@
 import { Tensor, F, cat, scope } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { Module, Parameter, Linear, LayerNorm, Conv2d, Dropout, DropPath, Identity, ModuleList, truncNormal_, normal_, zeros_, type StateDict } from "../nn/index.js";
-import { VisionModel } from "./base.js";
+import { VisionModel, type Segment } from "./base.js";
 import type { UnitRules } from "./catalog.js";
 import { registerModel, registerUnitRules, definedOnly } from "./registry.js";
 
@@ -252,6 +252,19 @@ export class VisionTransformer extends VisionModel {
       const pooled = this.cfg.globalPool === "avg" ? h.slice(1, prefix).mean(1) : h.select(1, 0);
       return this.head.forward(this.head_drop.forward(this.fc_norm.forward(pooled)));
     });
+  }
+
+  /** Embedding, then every attention and FFN unit (each a residual step), then the head. */
+  override segments(): Segment[] {
+    const params = (...ms: Module[]) => ms.flatMap((m) => m.parameters());
+    const tokens = [this.pos_embed, ...(this.cls_token ? [this.cls_token] : [])];
+    const segs: Segment[] = [{ name: "embed", parameters: [...params(this.patch_embed), ...tokens], run: (x) => this.embed(x) }];
+    [...this.blocks].forEach((blk, i) => {
+      segs.push({ name: `blocks.${i}.attn`, parameters: params(blk.norm1, blk.attn, blk.ls1), run: (h) => scope(() => h.add(blk.attnBranch(h))) });
+      segs.push({ name: `blocks.${i}.ffn`, parameters: params(blk.norm2, blk.mlp, blk.ls2), run: (h) => scope(() => h.add(blk.ffnBranch(h))) });
+    });
+    segs.push({ name: "head", parameters: params(this.norm, this.fc_norm, this.head), run: (h) => this.forwardHead(this.norm.forward(h)) });
+    return segs;
   }
 
   resetClassifier(numClasses: number): void {

@@ -1,0 +1,7 @@
+// Training: the config, the partial forward, the loop, evaluation and run directories.
+export { trainConfig, TRAIN_DEFAULTS, type TrainConfig } from "./config.js";
+export { forwardPartial, firstTrainableSegment } from "./forward.js";
+export { train, type TrainJob, type TrainResult, type EpochRecord, type Batch, type BatchSource } from "./trainer.js";
+export { evaluate, type EvalResult } from "./evaluate.js";
+export { loadCheckpoint, saveCheckpoint, writeFileAtomic, writeJsonAtomic, readJson, type ResumeState } from "./checkpoint.js";
+export { createProgress, type Progress } from "./progress.js";
