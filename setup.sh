@@ -35,6 +35,9 @@ case "$(readlink -f "$arch_dir/libblas.so.3")" in
   *) echo "setup: warning: the active libblas.so.3 is not OpenBLAS" >&2 ;;
 esac
 
+# The sklearn 8x8 digits, extracted from Debian's python3-sklearn (no other file of it is used).
+bash scripts/fetch-digits.sh || { apt-get update -qq && bash scripts/fetch-digits.sh; }
+
 # npm ci runs node-gyp (the native engine) through the package's install script.
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build
