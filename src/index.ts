@@ -4,3 +4,5 @@ export { PftError, isPftError, type PftErrorCode } from "./errors.js";
 export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export * as models from "./models/index.js";
+export * as data from "./data/index.js";
+export * as train from "./train/index.js";
