@@ -6,3 +6,4 @@ export * as optim from "./optim/index.js";
 export * as models from "./models/index.js";
 export * as data from "./data/index.js";
 export * as train from "./train/index.js";
+export * as partial from "./partial/index.js";

@@ -5,3 +5,5 @@ export { train, type TrainJob, type TrainResult, type EpochRecord, type Batch, t
 export { evaluate, type EvalResult } from "./evaluate.js";
 export { loadCheckpoint, saveCheckpoint, writeFileAtomic, writeJsonAtomic, readJson, type ResumeState } from "./checkpoint.js";
 export { createProgress, type Progress } from "./progress.js";
+export { buildLoaders, trainTransforms, evalTransforms, type Loaders } from "./pipeline.js";
+export { runTraining, readWeights, recordedModel, type RunOptions, type RunResult } from "./run.js";

@@ -2,8 +2,8 @@ import { PftError } from "../../errors.js";
 import type { Command } from "../command.js";
 
 export const bench: Command = {
-  summary: "benchmarks against Python PyTorch on this machine (bench engine)",
-  usage: "pft bench engine [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--python /usr/bin/python3] [--out results.json]",
+  summary: "benchmarks against Python PyTorch on this machine (bench engine), fine-tuned angles (bench angles)",
+  usage: "pft bench engine [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--python /usr/bin/python3] [--out results.json]\n       pft bench angles [--rounds 2] [--out results.json]",
   flags: {
     batch: { type: "integer", default: 64, help: "images per step" },
     steps: { type: "integer", default: 8, help: "timed steps per configuration" },
@@ -13,7 +13,12 @@ export const bench: Command = {
     out: { type: "string", help: "also write the results as JSON here" },
   },
   async run(p, f) {
-    if (p[0] !== "engine") throw new PftError("argument", `unknown benchmark '${p[0] ?? ""}' (available: engine)`);
+    if (p[0] === "angles") {
+      const { runAnglesBench } = await import("../../../bench/angles/run.js");
+      runAnglesBench({ rounds: f.rounds as number, out: f.out as string | undefined });
+      return;
+    }
+    if (p[0] !== "engine") throw new PftError("argument", `unknown benchmark '${p[0] ?? ""}' (available: engine, angles)`);
     const { runEngineBench } = await import("../../../bench/engine/run.js");
     runEngineBench({
       batch: f.batch as number,

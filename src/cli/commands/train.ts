@@ -1,0 +1,140 @@
+// pft pretrain / finetune / eval / models: training runs from the command line.
+import { PftError } from "../../errors.js";
+import { engineInfo } from "../../engine/index.js";
+import { listModels, createModel, loadPretrained } from "../../models/index.js";
+import { loadDataset, describeDataset } from "../../data/index.js";
+import { runTraining, readWeights, evaluate, buildLoaders, trainConfig, type TrainConfig } from "../../train/index.js";
+import type { FlagSpecs, FlagValues } from "../args.js";
+import type { Command } from "../command.js";
+
+const trainingFlags: FlagSpecs = {
+  data: { type: "string", help: "dataset: mnist, fashion-mnist, digits, cifar10:DIR, cifar100:DIR, folder:DIR" },
+  out: { type: "string", help: "run directory (checkpoints, metrics, weights, result.json)" },
+  epochs: { type: "integer", default: 10, help: "epochs" },
+  "batch-size": { type: "integer", default: 64, help: "images per step" },
+  lr: { type: "number", default: 1e-3, help: "peak learning rate (AdamW, warm-up then cosine)" },
+  "min-lr": { type: "number", default: 1e-6, help: "end of the cosine decay" },
+  "warmup-epochs": { type: "number", default: 1, help: "linear warm-up length" },
+  "weight-decay": { type: "number", default: 0.05, help: "AdamW weight decay (not on 1-d params and tokens)" },
+  "clip-grad": { type: "number", default: 0, help: "clip the global gradient norm (0: off)" },
+  "label-smoothing": { type: "number", default: 0.1, help: "label smoothing" },
+  mixup: { type: "number", default: 0, help: "mixup alpha (0: off)" },
+  cutmix: { type: "number", default: 0, help: "cutmix alpha (0: off)" },
+  ema: { type: "number", default: 0, help: "EMA decay of the weights (0: off)" },
+  precision: { type: "string", help: "bf16 (default where the CPU has native bf16) or fp32" },
+  seed: { type: "integer", default: 0, help: "seed of initialisation, data order, augmentation and dropout" },
+  val: { type: "number", default: 0.1, help: "fraction of the training split held out for validation" },
+  "train-per-class": { type: "integer", help: "few-shot: training images per class" },
+  "drop-path": { type: "number", help: "stochastic depth rate" },
+  "no-resume": { type: "boolean", help: "start over even if --out holds a checkpoint" },
+  quiet: { type: "boolean", help: "no progress output" },
+};
+
+function configFrom(f: FlagValues): Partial<TrainConfig> {
+  return {
+    epochs: f.epochs as number,
+    batchSize: f["batch-size"] as number,
+    lr: f.lr as number,
+    minLr: f["min-lr"] as number,
+    warmupEpochs: f["warmup-epochs"] as number,
+    weightDecay: f["weight-decay"] as number,
+    clipGrad: f["clip-grad"] as number,
+    labelSmoothing: f["label-smoothing"] as number,
+    mixup: f.mixup as number,
+    cutmix: f.cutmix as number,
+    ema: f.ema as number,
+    precision: f.precision as TrainConfig["precision"] | undefined,
+    seed: f.seed as number,
+  };
+}
+
+const need = (f: FlagValues, name: string): string => {
+  const v = f[name];
+  if (typeof v !== "string" || !v) throw new PftError("argument", `--${name} is required`);
+  return v;
+};
+
+function runCommand(f: FlagValues, extra: { model?: string; from?: string; strategy?: string; plan?: string }): void {
+  const result = runTraining({
+    data: need(f, "data"),
+    out: need(f, "out"),
+    ...extra,
+    val: f.val as number,
+    trainPerClass: f["train-per-class"] as number | undefined,
+    dropPath: f["drop-path"] as number | undefined,
+    config: configFrom(f),
+    resume: !f["no-resume"],
+    log: f.quiet ? () => {} : undefined,
+    progress: f.quiet ? { start() {}, tick() {}, end() {} } : undefined,
+  });
+  console.log(JSON.stringify({ out: result.out, model: result.model, strategy: result.strategy, seed: result.seed, trainable: result.trainable, total: result.total, testAcc: result.test.acc, bestValAcc: result.best?.acc ?? null }));
+}
+
+export const pretrain: Command = {
+  summary: "train a small model from scratch (pft's stand-in for downloading pretrained weights)",
+  usage: "pft pretrain --model vit_micro_patch4_28 --data fashion-mnist --out runs/pre [--epochs 10] [--seed 0] ...",
+  flags: { model: { type: "string", help: "registered model (pft models)" }, ...trainingFlags },
+  run(_p, f) {
+    runCommand(f, { model: need(f, "model") });
+  },
+};
+
+export const finetune: Command = {
+  summary: "fine-tune pretrained weights fully or partially (a strategy or a plan)",
+  usage: "pft finetune --from runs/pre --data mnist --strategy attn|ffn|...|fapft-plan --out runs/ft [--plan plan.json] ...",
+  flags: {
+    from: { type: "string", help: "pretrained weights: a .safetensors file or a run directory" },
+    model: { type: "string", help: "model name (default: the one recorded in --from)" },
+    strategy: { type: "string", default: "full", help: "full, attn, ffn, attn-first-half, ..., linear, or the paper's letter A-I" },
+    plan: { type: "string", help: "a plan file from pft plan (overrides --strategy)" },
+    ...trainingFlags,
+  },
+  run(_p, f) {
+    runCommand(f, { from: need(f, "from"), model: f.model as string | undefined, strategy: f.strategy as string, plan: f.plan as string | undefined });
+  },
+};
+
+export const evalCommand: Command = {
+  summary: "top-1 accuracy and loss of weights on a dataset split",
+  usage: "pft eval --ckpt runs/ft [--data mnist] [--split test|val|train] [--json]",
+  flags: {
+    ckpt: { type: "string", help: "weights: a .safetensors file or a run directory" },
+    model: { type: "string", help: "model name (default: the one recorded in the weights)" },
+    data: { type: "string", help: "dataset (default: the one recorded in the weights)" },
+    split: { type: "string", default: "test", help: "test, val or train" },
+    "batch-size": { type: "integer", default: 256, help: "images per batch" },
+    seed: { type: "integer", default: 0, help: "seed of the validation split" },
+    json: { type: "boolean", help: "print JSON" },
+  },
+  run(_p, f) {
+    const w = readWeights(need(f, "ckpt"));
+    const modelName = (f.model as string | undefined) ?? w.metadata.model;
+    const data = (f.data as string | undefined) ?? w.metadata.dataset;
+    if (!modelName) throw new PftError("config", `${w.file} does not record its model: pass --model`);
+    if (!data) throw new PftError("config", `${w.file} does not record its dataset: pass --data`);
+    const splits = loadDataset(data, { seed: f.seed as number, val: 0.1 });
+    const model = createModel(modelName, { numClasses: splits.train.classes.length });
+    const report = loadPretrained(model, w.tensors);
+    if (report.headReset) throw new PftError("checkpoint", `${w.file} has ${report.headReset.checkpointClasses} classes, ${data} has ${report.headReset.modelClasses}`);
+    const cfg = trainConfig({ batchSize: f["batch-size"] as number, precision: engineInfo().cpuBf16 ? "bf16" : "fp32" });
+    const loaders = buildLoaders(splits, model, cfg, { evalBatchSize: cfg.batchSize });
+    const split = f.split as string;
+    const loader = split === "test" ? loaders.test : split === "val" ? loaders.val : split === "train" ? buildLoaders(splits, model, cfg, { augment: false }).train : null;
+    if (!loader) throw new PftError("argument", `unknown or empty split '${split}' (test, val or train)`);
+    const r = evaluate(model, loader, cfg.precision === "bf16");
+    const out = { weights: w.file, model: modelName, data, split, acc: r.acc, loss: r.loss, n: r.n };
+    if (f.json) console.log(JSON.stringify(out));
+    else console.log(`${modelName} on ${describeDataset(loader.dataset)}: top-1 ${(r.acc * 100).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
+  },
+};
+
+export const models: Command = {
+  summary: "list the registered models",
+  usage: "pft models [--json]",
+  flags: { json: { type: "boolean", help: "print JSON" } },
+  run(_p, f) {
+    const list = listModels().map((m) => ({ name: m.name, arch: m.arch, description: m.description }));
+    if (f.json) console.log(JSON.stringify(list, null, 2));
+    else for (const m of list) console.log(`${m.name.padEnd(32)} ${m.arch.padEnd(9)} ${m.description}`);
+  },
+};

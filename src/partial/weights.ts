@@ -1,0 +1,130 @@
+// The one place the partial fine-tuning core opens weights: a safetensors file (timm's export,
+// Hugging Face's, or pft's own), or a pft run / checkpoint directory holding `model.safetensors`.
+// When the trainer's checkpoint format grows beyond safetensors, only this file changes.
+//
+// Weights stream one tensor at a time. openSafetensors validates the file and gives each tensor's
+// dtype, shape and byte range; float32/float64 bytes are then read straight from the file into a
+// buffer reused from tensor to tensor (no libtorch copy, no garbage), so reading two ViT-B
+// checkpoints costs little more than the disk reads and holds one tensor per side in memory.
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { endianness } from "node:os";
+import { join } from "node:path";
+import { isFloatingDType, scope } from "../engine/index.js";
+import { PftError } from "../errors.js";
+import { openSafetensors, type SafetensorsReader } from "../nn/index.js";
+
+/** A checkpoint open for reading, one tensor at a time. */
+export interface WeightSource extends Disposable {
+  /** The file actually read (a directory resolves to its model.safetensors). */
+  readonly path: string;
+  /**
+   * Names and shapes of the floating-point tensors: the parameters. Integer tensors are buffers
+   * (e.g. Swin's relative_position_index in timm exports) and are left out.
+   */
+  readonly shapes: ReadonlyMap<string, readonly number[]>;
+  /** A copy of one tensor's values: float32 and float64 as stored, bf16/f16 widened to float32. */
+  read(name: string): Float32Array | Float64Array;
+  /** Like read(), but the array may share a buffer that the next view() on this source overwrites. */
+  view(name: string): Float32Array | Float64Array;
+  close(): void;
+}
+
+/** The weights file a path names: the file itself, or DIR/model.safetensors for a pft run or checkpoint directory. */
+export function resolveWeightsFile(path: string): string {
+  if (!existsSync(path)) throw new PftError("io", `${path}: no such file or directory`);
+  if (!statSync(path).isDirectory()) return path;
+  const inner = join(path, "model.safetensors");
+  if (existsSync(inner)) return inner;
+  throw new PftError("checkpoint", `${path}: a directory without model.safetensors (not a pft run or checkpoint directory)`);
+}
+
+/** Opens a checkpoint (see resolveWeightsFile); only the header is read here. */
+export function openWeights(path: string): WeightSource {
+  const file = resolveWeightsFile(path);
+  const reader = openSafetensors(file);
+  try {
+    return new SafetensorsWeights(file, reader);
+  } catch (e) {
+    reader.close();
+    throw e;
+  }
+}
+
+const LITTLE_ENDIAN = endianness() === "LE";
+
+class SafetensorsWeights implements WeightSource {
+  readonly shapes: ReadonlyMap<string, readonly number[]>;
+  #fd: number | null;
+  readonly #dataStart: number;
+  #scratch = new ArrayBuffer(0);
+
+  constructor(
+    readonly path: string,
+    private readonly reader: SafetensorsReader,
+  ) {
+    const shapes = new Map<string, readonly number[]>();
+    for (const k of reader.keys()) {
+      const e = reader.entry(k);
+      if (isFloatingDType(e.dtype)) shapes.set(k, e.shape);
+    }
+    this.shapes = shapes;
+    this.#fd = openSync(path, "r");
+    try {
+      // The data buffer starts after the 8-byte header length and the header (already validated).
+      const len = new DataView(this.#readAt(0, 8).buffer).getBigUint64(0, true);
+      this.#dataStart = 8 + Number(len);
+    } catch (e) {
+      closeSync(this.#fd);
+      throw e;
+    }
+  }
+
+  read(name: string): Float32Array | Float64Array {
+    return this.view(name).slice();
+  }
+
+  view(name: string): Float32Array | Float64Array {
+    if (!this.shapes.has(name)) throw new PftError("checkpoint", `${this.path}: no floating-point tensor named '${name}'`);
+    const e = this.reader.entry(name);
+    if (!LITTLE_ENDIAN || (e.dtype !== "float32" && e.dtype !== "float64")) {
+      // bf16/f16 (and big-endian hosts): through libtorch, which widens to float32.
+      return scope(() => this.reader.get(name).data() as Float32Array | Float64Array);
+    }
+    if (this.#scratch.byteLength < e.byteLength) this.#scratch = new ArrayBuffer(e.byteLength);
+    const bytes = new Uint8Array(this.#scratch, 0, e.byteLength);
+    this.#readInto(bytes, this.#dataStart + e.dataOffsets[0], name);
+    const n = e.byteLength / (e.dtype === "float32" ? 4 : 8);
+    return e.dtype === "float32" ? new Float32Array(this.#scratch, 0, n) : new Float64Array(this.#scratch, 0, n);
+  }
+
+  #readAt(position: number, length: number): Uint8Array {
+    const buf = new Uint8Array(length);
+    this.#readInto(buf, position, "(header)");
+    return buf;
+  }
+
+  #readInto(buf: Uint8Array, position: number, name: string): void {
+    const fd = this.#fd;
+    if (fd === null) throw new PftError("argument", `${this.path}: closed`);
+    let done = 0;
+    while (done < buf.byteLength) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, done, buf.byteLength - done, position + done);
+      } catch (e) {
+        throw new PftError("io", `${this.path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+      }
+      if (n === 0) throw new PftError("checkpoint", `${this.path}: tensor '${name}': file ends ${buf.byteLength - done} bytes early (truncated after it was opened?)`);
+      done += n;
+    }
+  }
+
+  close(): void {
+    this.reader.close();
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,123 @@
+// A whole training run, as `pft pretrain` / `pft finetune` and the study perform it: load the
+// data, build (and for fine-tuning, load) the model, choose what trains, train with resume, then
+// evaluate on the held-out test split. Outputs land in one self-describing run directory.
+import { join } from "node:path";
+import { engineInfo, describeEngine } from "../engine/index.js";
+import { PftError } from "../errors.js";
+import { loadDataset, describeDataset } from "../data/index.js";
+import { createModel, catalogOf, loadPretrained, type VisionModel } from "../models/index.js";
+import { openSafetensors, readSafetensors } from "../nn/index.js";
+import { planForStrategy, loadPlan, parseStrategy, type Plan } from "../partial/index.js";
+import { trainConfig, type TrainConfig } from "./config.js";
+import { buildLoaders } from "./pipeline.js";
+import { train, type TrainResult } from "./trainer.js";
+import { evaluate, type EvalResult } from "./evaluate.js";
+import { writeJsonAtomic } from "./checkpoint.js";
+import { createProgress, type Progress } from "./progress.js";
+
+export interface RunOptions {
+  /** Dataset spec: mnist, fashion-mnist, digits, cifar10:DIR, cifar100:DIR, folder:DIR. */
+  data: string;
+  /** Registered model name; for fine-tuning defaults to the one recorded in the checkpoint. */
+  model?: string;
+  /** Pretrained weights (a safetensors file or a run directory); absent for pretraining. */
+  from?: string;
+  /** What trains: a strategy name/letter, or a plan file. Default "full". */
+  strategy?: string;
+  plan?: string;
+  /** Fraction (or count) of the training split held out for validation. */
+  val?: number;
+  /** Few-shot: this many training images per class. */
+  trainPerClass?: number;
+  dropPath?: number;
+  config: Partial<TrainConfig>;
+  out: string;
+  resume?: boolean;
+  log?: (line: string) => void;
+  progress?: Progress;
+}
+
+export interface RunResult {
+  out: string;
+  model: string;
+  strategy: string;
+  seed: number;
+  trainable: number;
+  total: number;
+  best: TrainResult["best"];
+  test: EvalResult;
+  epochs: TrainResult["epochs"];
+}
+
+/** The model weights of a file or run directory, with the metadata pft recorded there. */
+export function readWeights(path: string): { file: string; metadata: Record<string, string>; tensors: Map<string, import("../engine/index.js").Tensor> } {
+  const file = path.endsWith(".safetensors") ? path : join(path, "model.safetensors");
+  const { tensors, metadata } = readSafetensors(file);
+  return { file, metadata, tensors };
+}
+
+export function runTraining(o: RunOptions): RunResult {
+  const log = o.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  const info = engineInfo();
+  const cfg = trainConfig({ precision: info.cpuBf16 ? "bf16" : "fp32", ...o.config });
+  log(describeEngine(info));
+
+  const splits = loadDataset(o.data, { seed: cfg.seed, val: o.val ?? 0.1, trainPerClass: o.trainPerClass });
+  log(`data: ${describeDataset(splits.train)}; ${splits.val ? describeDataset(splits.val) + "; " : ""}${describeDataset(splits.test)}`);
+  const numClasses = splits.train.classes.length;
+
+  let modelName = o.model;
+  let pretrained: ReturnType<typeof readWeights> | null = null;
+  if (o.from) {
+    pretrained = readWeights(o.from);
+    modelName ??= pretrained.metadata.model;
+    if (!modelName) throw new PftError("config", `${pretrained.file} does not record its model: pass --model`);
+  }
+  if (!modelName) throw new PftError("config", "no model given: pass --model (pft models lists them)");
+  const model: VisionModel = createModel(modelName, { numClasses, dropPathRate: o.dropPath });
+  if (pretrained) {
+    const report = loadPretrained(model, pretrained.tensors);
+    pretrained.tensors.forEach((t) => t.dispose());
+    if (report.headReset) log(`head re-initialised: the checkpoint has ${report.headReset.checkpointClasses} classes, ${o.data} has ${report.headReset.modelClasses}`);
+  }
+
+  let plan: Plan;
+  if (o.plan) plan = loadPlan(o.plan, catalogOf(model));
+  else {
+    const id = parseStrategy(o.strategy ?? "full");
+    if (id === "fapft") throw new PftError("config", "FAPFT needs angles: make a plan with `pft plan` from the pretrained and a fully fine-tuned checkpoint, then pass --plan");
+    plan = planForStrategy(catalogOf(model), id, { model: modelName });
+  }
+  const strategy = o.plan ? `plan:${o.plan}` : plan.strategy;
+  const loaders = buildLoaders(splits, model, cfg);
+  log(`model: ${modelName}, ${model.countParameters().toLocaleString("en")} parameters, ${plan.counts.trainable.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
+
+  const result = train({
+    model,
+    trainable: plan.strategy === "full" ? "all" : plan.trainable,
+    train: loaders.train,
+    val: loaders.val,
+    config: cfg,
+    outDir: o.out,
+    resume: o.resume ?? true,
+    describe: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, dropPath: o.dropPath ?? null, plan },
+    progress: o.progress ?? createProgress(),
+  });
+  const test = evaluate(model, loaders.test, cfg.precision === "bf16");
+  const out: RunResult = { out: o.out, model: modelName, strategy, seed: cfg.seed, trainable: result.trainable, total: result.total, best: result.best, test, epochs: result.epochs };
+  writeJsonAtomic(join(o.out, "result.json"), out);
+  log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, "model.safetensors")}`);
+  model.dispose();
+  return out;
+}
+
+/** The model name recorded in a weights file, if any (without reading the tensors). */
+export function recordedModel(path: string): string | undefined {
+  const file = path.endsWith(".safetensors") ? path : join(path, "model.safetensors");
+  const r = openSafetensors(file);
+  try {
+    return r.metadata.model;
+  } finally {
+    r.close();
+  }
+}
