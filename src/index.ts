@@ -7,3 +7,4 @@ export * as models from "./models/index.js";
 export * as data from "./data/index.js";
 export * as train from "./train/index.js";
 export * as partial from "./partial/index.js";
+export * as peft from "./peft/index.js";

@@ -49,7 +49,9 @@ export function parseArgs(argv: string[], specs: FlagSpecs): Parsed {
 }
 
 export function flagsHelp(specs: FlagSpecs): string {
-  return Object.entries(specs)
-    .map(([k, s]) => `  --${k}${s.type === "boolean" ? "" : ` <${s.type}>`}`.padEnd(28) + s.help + (s.default !== undefined ? ` (default ${s.default})` : ""))
+  const names = Object.entries(specs).map(([k, s]) => `  --${k}${s.type === "boolean" ? "" : ` <${s.type}>`}`);
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  return Object.values(specs)
+    .map((s, i) => names[i].padEnd(width) + s.help + (s.default !== undefined ? ` (default ${s.default})` : ""))
     .join("\n");
 }

@@ -6,8 +6,9 @@ import { engineInfo, describeEngine } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { loadDataset, describeDataset } from "../data/index.js";
 import { createModel, catalogOf, loadPretrained, type VisionModel } from "../models/index.js";
-import { openSafetensors, readSafetensors } from "../nn/index.js";
+import { openSafetensors, readSafetensors, writeSafetensors } from "../nn/index.js";
 import { planForStrategy, loadPlan, parseStrategy, type Plan } from "../partial/index.js";
+import { applyMethod, methodMetadata, type MethodSpec, type Peft } from "../peft/index.js";
 import { trainConfig, type TrainConfig } from "./config.js";
 import { buildLoaders } from "./pipeline.js";
 import { train, type TrainResult } from "./trainer.js";
@@ -25,6 +26,13 @@ export interface RunOptions {
   /** What trains: a strategy name/letter, or a plan file. Default "full". */
   strategy?: string;
   plan?: string;
+  /**
+   * A parameter-efficient baseline (src/peft) instead of a strategy or plan: adapter, vpt, ssf,
+   * lora; linear is the strategy `linear`. Recorded in the weights' metadata for `pft eval`.
+   */
+  method?: MethodSpec;
+  /** With a mergeable method (ssf, lora), also write merged.safetensors: plain weights with the method folded in. */
+  merge?: boolean;
   /** Fraction (or count) of the training split held out for validation. */
   val?: number;
   /** Few-shot: this many training images per class. */
@@ -41,6 +49,8 @@ export interface RunResult {
   out: string;
   model: string;
   strategy: string;
+  /** The parameter-efficient method and its options, when one was trained (strategy is then its name). */
+  method?: MethodSpec;
   seed: number;
   trainable: number;
   total: number;
@@ -58,6 +68,8 @@ export function readWeights(path: string): { file: string; metadata: Record<stri
 
 export function runTraining(o: RunOptions): RunResult {
   const log = o.log ?? ((s: string) => process.stderr.write(s + "\n"));
+  if (o.method && (o.plan !== undefined || o.strategy !== undefined)) throw new PftError("config", "give a method or a strategy/plan, not both");
+  if (o.merge && !(o.method?.method === "ssf" || o.method?.method === "lora")) throw new PftError("config", `only ssf and lora merge into the weights${o.method ? `, not ${o.method.method}` : ""}`);
   const info = engineInfo();
   const cfg = trainConfig({ precision: info.cpuBf16 ? "bf16" : "fp32", ...o.config });
   log(describeEngine(info));
@@ -71,6 +83,7 @@ export function runTraining(o: RunOptions): RunResult {
   if (o.from) {
     pretrained = readWeights(o.from);
     modelName ??= pretrained.metadata.model;
+    if (pretrained.metadata.method) throw new PftError("config", `${pretrained.file} holds ${pretrained.metadata.method} weights, not a plain model: fine-tune from the pretrained weights (or a merged.safetensors)`);
     if (!modelName) throw new PftError("config", `${pretrained.file} does not record its model: pass --model`);
   }
   if (!modelName) throw new PftError("config", "no model given: pass --model (pft models lists them)");
@@ -81,33 +94,42 @@ export function runTraining(o: RunOptions): RunResult {
     if (report.headReset) log(`head re-initialised: the checkpoint has ${report.headReset.checkpointClasses} classes, ${o.data} has ${report.headReset.modelClasses}`);
   }
 
-  let plan: Plan;
-  if (o.plan) plan = loadPlan(o.plan, catalogOf(model));
+  let plan: Plan | null = null;
+  let peft: Peft | null = null;
+  if (o.method && o.method.method !== "linear") peft = applyMethod(model, o.method);
+  else if (o.plan) plan = loadPlan(o.plan, catalogOf(model));
   else {
-    const id = parseStrategy(o.strategy ?? "full");
+    const id = parseStrategy(o.method?.method === "linear" ? "linear" : (o.strategy ?? "full"));
     if (id === "fapft") throw new PftError("config", "FAPFT needs angles: make a plan with `pft plan` from the pretrained and a fully fine-tuned checkpoint, then pass --plan");
     plan = planForStrategy(catalogOf(model), id, { model: modelName });
   }
-  const strategy = o.plan ? `plan:${o.plan}` : plan.strategy;
-  const loaders = buildLoaders(splits, model, cfg);
-  log(`model: ${modelName}, ${model.countParameters().toLocaleString("en")} parameters, ${plan.counts.trainable.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
+  const strategy = peft ? peft.spec.method : o.plan ? `plan:${o.plan}` : plan!.strategy;
+  const trained = peft ? peft.model : model;
+  const loaders = buildLoaders(splits, trained, cfg);
+  const trainableCount = peft ? trained.countParameters({ trainableOnly: true }) : plan!.counts.trainable;
+  log(`model: ${modelName}, ${trained.countParameters().toLocaleString("en")} parameters, ${trainableCount.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
 
   const result = train({
-    model,
-    trainable: plan.strategy === "full" ? "all" : plan.trainable,
+    model: trained,
+    trainable: peft ? peft.trainable : plan!.strategy === "full" ? "all" : plan!.trainable,
     train: loaders.train,
     val: loaders.val,
     config: cfg,
     outDir: o.out,
     resume: o.resume ?? true,
-    describe: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, dropPath: o.dropPath ?? null, plan },
+    describe: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, dropPath: o.dropPath ?? null, plan, ...(peft ? methodMetadata(peft.spec) : {}) },
     progress: o.progress ?? createProgress(),
   });
-  const test = evaluate(model, loaders.test, cfg.precision === "bf16");
-  const out: RunResult = { out: o.out, model: modelName, strategy, seed: cfg.seed, trainable: result.trainable, total: result.total, best: result.best, test, epochs: result.epochs };
+  const test = evaluate(trained, loaders.test, cfg.precision === "bf16");
+  const out: RunResult = { out: o.out, model: modelName, strategy, ...(peft ? { method: peft.spec } : {}), seed: cfg.seed, trainable: result.trainable, total: result.total, best: result.best, test, epochs: result.epochs };
   writeJsonAtomic(join(o.out, "result.json"), out);
   log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, "model.safetensors")}`);
-  model.dispose();
+  if (peft && o.merge) {
+    const merged = peft.merge();
+    writeSafetensors(join(o.out, "merged.safetensors"), merged.stateDict(), { format: "pt", producer: "pft", model: modelName, dataset: o.data, num_classes: String(merged.numClasses), mergedFrom: peft.spec.method });
+    log(`merged ${peft.spec.method} into the weights: ${join(o.out, "merged.safetensors")}`);
+  }
+  trained.dispose();
   return out;
 }
 

@@ -2,8 +2,8 @@ import { PftError } from "../../errors.js";
 import type { Command } from "../command.js";
 
 export const bench: Command = {
-  summary: "benchmarks against Python PyTorch on this machine (bench engine), fine-tuned angles (bench angles)",
-  usage: "pft bench engine [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--python /usr/bin/python3] [--out results.json]\n       pft bench angles [--rounds 2] [--out results.json]",
+  summary: "benchmarks against Python PyTorch on this machine (bench engine), fine-tuned angles (bench angles), soups (bench soup), partial fine-tuning cost (bench train)",
+  usage: "pft bench engine [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--python /usr/bin/python3] [--out results.json]\n       pft bench angles [--rounds 2] [--out results.json]\n       pft bench soup [--rounds 2] [--out results.json]\n       pft bench train [--model vit_tiny_patch4_32] [--batch 64] [--steps 8] [--precision bf16] [--rounds 2] [--out results.json]",
   flags: {
     batch: { type: "integer", default: 64, help: "images per step" },
     steps: { type: "integer", default: 8, help: "timed steps per configuration" },
@@ -11,6 +11,8 @@ export const bench: Command = {
     rounds: { type: "integer", default: 2, help: "alternating rounds; the best of each side is kept" },
     python: { type: "string", default: "/usr/bin/python3", help: "Python with torch (the peer)" },
     out: { type: "string", help: "also write the results as JSON here" },
+    model: { type: "string", default: "vit_tiny_patch4_32", help: "bench train: the model fine-tuned" },
+    precision: { type: "string", default: "bf16", help: "bench train: bf16 or fp32" },
   },
   async run(p, f) {
     if (p[0] === "angles") {
@@ -18,7 +20,19 @@ export const bench: Command = {
       runAnglesBench({ rounds: f.rounds as number, out: f.out as string | undefined });
       return;
     }
-    if (p[0] !== "engine") throw new PftError("argument", `unknown benchmark '${p[0] ?? ""}' (available: engine, angles)`);
+    if (p[0] === "soup") {
+      const { runSoupBench } = await import("../../../bench/soup/run.js");
+      runSoupBench({ rounds: f.rounds as number, out: f.out as string | undefined });
+      return;
+    }
+    if (p[0] === "train") {
+      const { runTrainBench, DEFAULT_STRATEGIES } = await import("../../../bench/train/run.js");
+      const precision = f.precision as string;
+      if (precision !== "bf16" && precision !== "fp32") throw new PftError("argument", `--precision must be bf16 or fp32, got '${precision}'`);
+      runTrainBench({ model: f.model as string, batch: f.batch as number, steps: f.steps as number, warmup: f.warmup as number, rounds: f.rounds as number, precision, strategies: DEFAULT_STRATEGIES, out: f.out as string | undefined });
+      return;
+    }
+    if (p[0] !== "engine") throw new PftError("argument", `unknown benchmark '${p[0] ?? ""}' (available: engine, angles, soup, train)`);
     const { runEngineBench } = await import("../../../bench/engine/run.js");
     runEngineBench({
       batch: f.batch as number,

@@ -4,6 +4,7 @@ import { info } from "./info.js";
 import { bench } from "./bench.js";
 import { pretrain, finetune, evalCommand, models } from "./train.js";
 import { angles, plan, params } from "./partial.js";
+import { soup } from "./soup.js";
 
 export const commands: Record<string, Command> = {
   info,
@@ -15,4 +16,5 @@ export const commands: Record<string, Command> = {
   pretrain,
   finetune,
   eval: evalCommand,
+  soup,
 };

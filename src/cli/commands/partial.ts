@@ -1,6 +1,7 @@
 // The partial fine-tuning commands: fine-tuned angles, plans, and trainable-parameter counts.
 import { PftError } from "../../errors.js";
-import { catalogFromShapes, type Catalog } from "../../models/index.js";
+import { catalogFromShapes, createModel, type Catalog } from "../../models/index.js";
+import { countMethodParams, methodMetadata } from "../../peft/index.js";
 import {
   computeAngles,
   countParams,
@@ -19,6 +20,7 @@ import {
 } from "../../partial/index.js";
 import type { FlagValues } from "../args.js";
 import type { Command } from "../command.js";
+import { methodFlags, methodFrom } from "./train.js";
 
 const str = (f: FlagValues, k: string): string | undefined => (f[k] === undefined ? undefined : String(f[k]));
 const num = (f: FlagValues, k: string): number | undefined => (f[k] === undefined ? undefined : Number(f[k]));
@@ -45,21 +47,41 @@ export const angles: Command = {
 };
 
 export const params: Command = {
-  summary: "trainable and total parameters of a strategy on a model (no weights needed)",
-  usage: "pft params --model NAME --strategy S [--num-classes N] [--topk K | --difficulty easy|hard] [--json]",
+  summary: "trainable and total parameters of a strategy or a parameter-efficient method on a model (no weights needed)",
+  usage: [
+    "pft params --model NAME --strategy S [--num-classes N] [--topk K | --difficulty easy|hard] [--json]",
+    "       pft params --model NAME --method adapter|vpt|ssf|lora|linear [--adapter-reduction R | --prompts P | --lora-rank R --lora-targets T] [--num-classes N] [--json]",
+  ].join("\n"),
   flags: {
     model: { type: "string", help: "registered model name (e.g. vit_base_patch16_224)" },
     "num-classes": { type: "integer", help: "classifier size (the model's own by default)" },
     strategy: { type: "string", help: "full (A), attn (B), ffn (C), attn-first-half (D) ... blocks-last-half (I), linear, fapft" },
     topk: { type: "string", help: "FAPFT per-stage top-k, e.g. 4 or 0,0,6,2" },
     difficulty: { type: "string", help: "FAPFT: easy|hard, for Table 7's default top-k" },
-    json: { type: "boolean", help: 'print {"model", "strategy", "trainable", "total"}' },
+    ...methodFlags,
+    json: { type: "boolean", help: 'print {"model", "strategy", "trainable", "total"} ({"model", "method", "options", ...} with --method)' },
   },
   run(_p, f) {
     const model = str(f, "model");
     if (!model) throw new PftError("argument", "params needs --model (pft params --help)");
-    if (f.strategy === undefined) throw new PftError("argument", "params needs --strategy (pft params --help)");
-    const strategy = parseStrategy(String(f.strategy));
+    const method = methodFrom(f);
+    if (method && f.strategy !== undefined) throw new PftError("argument", "give --strategy or --method, not both");
+    if (method && method.method !== "linear") {
+      for (const k of ["topk", "difficulty"]) if (f[k] !== undefined) throw new PftError("config", `--${k} is for fapft, not ${method.method}`);
+      const numClasses = num(f, "num-classes");
+      if (numClasses !== undefined && (!Number.isInteger(numClasses) || numClasses < 1)) throw new PftError("config", `the number of classes must be a whole number >= 1, got ${numClasses}`);
+      const m = createModel(model, numClasses === undefined ? {} : { numClasses });
+      const shapes = new Map(m.namedParameters().map((n) => [n.name, n.param.shape]));
+      m.dispose();
+      const { trainable, total } = countMethodParams(shapes, method);
+      const options = JSON.parse(methodMetadata(method).methodOptions) as object;
+      if (f.json) console.log(JSON.stringify({ model, method: method.method, options, trainable, total }));
+      else console.log(`${model} ${method.method}${Object.keys(options).length ? ` ${JSON.stringify(options)}` : ""}: ${int(trainable)} of ${int(total)} parameters trainable (${M(trainable)} of ${M(total)}, ${((100 * trainable) / total).toFixed(1)}%)`);
+      return;
+    }
+    const strategyText = method ? "linear" : f.strategy; // --method linear is the strategy
+    if (strategyText === undefined) throw new PftError("argument", "params needs --strategy or --method (pft params --help)");
+    const strategy = parseStrategy(String(strategyText));
     const topk = str(f, "topk");
     const difficulty = f.difficulty === undefined ? undefined : parseDifficulty(String(f.difficulty));
     if (strategy !== "fapft" && (topk !== undefined || difficulty !== undefined)) throw new PftError("config", `--topk and --difficulty are for fapft, not ${strategy}`);

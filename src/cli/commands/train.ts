@@ -4,6 +4,7 @@ import { engineInfo } from "../../engine/index.js";
 import { listModels, createModel, loadPretrained } from "../../models/index.js";
 import { loadDataset, describeDataset } from "../../data/index.js";
 import { runTraining, readWeights, evaluate, buildLoaders, trainConfig, type TrainConfig } from "../../train/index.js";
+import { applyMethod, methodFromMetadata, methodSpec, type MethodSpec } from "../../peft/index.js";
 import type { FlagSpecs, FlagValues } from "../args.js";
 import type { Command } from "../command.js";
 
@@ -48,13 +49,40 @@ function configFrom(f: FlagValues): Partial<TrainConfig> {
   };
 }
 
+/** The parameter-efficient baselines' flags (src/peft), shared with `pft params`. */
+export const methodFlags: FlagSpecs = {
+  method: { type: "string", help: "a parameter-efficient baseline instead of a strategy: adapter, vpt, ssf, lora, or linear (= --strategy linear)" },
+  "adapter-reduction": { type: "integer", help: "adapter: bottleneck = width / reduction (default 64)" },
+  prompts: { type: "integer", help: "vpt: prompt tokens per layer (default 50)" },
+  "lora-rank": { type: "integer", help: "lora: rank r (default 8)" },
+  "lora-alpha": { type: "number", help: "lora: the update is scaled by alpha / r (default 8)" },
+  "lora-targets": { type: "string", help: "lora: comma-separated among qkv, proj, fc1, fc2 (default qkv)" },
+};
+
+/** The method and its options from methodFlags, or undefined without --method (its options alone are an error). */
+export function methodFrom(f: FlagValues): MethodSpec | undefined {
+  const opts = {
+    adapterReduction: f["adapter-reduction"] as number | undefined,
+    prompts: f.prompts as number | undefined,
+    loraRank: f["lora-rank"] as number | undefined,
+    loraAlpha: f["lora-alpha"] as number | undefined,
+    loraTargets: f["lora-targets"] as string | undefined,
+  };
+  if (f.method === undefined) {
+    const stray = Object.keys(methodFlags).find((k) => k !== "method" && f[k] !== undefined);
+    if (stray) throw new PftError("argument", `--${stray} needs --method`);
+    return undefined;
+  }
+  return methodSpec(String(f.method), opts);
+}
+
 const need = (f: FlagValues, name: string): string => {
   const v = f[name];
   if (typeof v !== "string" || !v) throw new PftError("argument", `--${name} is required`);
   return v;
 };
 
-function runCommand(f: FlagValues, extra: { model?: string; from?: string; strategy?: string; plan?: string }): void {
+function runCommand(f: FlagValues, extra: { model?: string; from?: string; strategy?: string; plan?: string; method?: MethodSpec; merge?: boolean }): void {
   const result = runTraining({
     data: need(f, "data"),
     out: need(f, "out"),
@@ -67,7 +95,7 @@ function runCommand(f: FlagValues, extra: { model?: string; from?: string; strat
     log: f.quiet ? () => {} : undefined,
     progress: f.quiet ? { start() {}, tick() {}, end() {} } : undefined,
   });
-  console.log(JSON.stringify({ out: result.out, model: result.model, strategy: result.strategy, seed: result.seed, trainable: result.trainable, total: result.total, testAcc: result.test.acc, bestValAcc: result.best?.acc ?? null }));
+  console.log(JSON.stringify({ out: result.out, model: result.model, strategy: result.strategy, ...(result.method ? { method: result.method } : {}), seed: result.seed, trainable: result.trainable, total: result.total, testAcc: result.test.acc, bestValAcc: result.best?.acc ?? null }));
 }
 
 export const pretrain: Command = {
@@ -80,17 +108,24 @@ export const pretrain: Command = {
 };
 
 export const finetune: Command = {
-  summary: "fine-tune pretrained weights fully or partially (a strategy or a plan)",
-  usage: "pft finetune --from runs/pre --data mnist --strategy attn|ffn|...|fapft-plan --out runs/ft [--plan plan.json] ...",
+  summary: "fine-tune pretrained weights fully or partially (a strategy or a plan), or with a parameter-efficient method",
+  usage: [
+    "pft finetune --from runs/pre --data mnist --strategy attn|ffn|...|fapft-plan --out runs/ft [--plan plan.json] ...",
+    "       pft finetune --from runs/pre --data mnist --method adapter|vpt|ssf|lora|linear --out runs/ft [--adapter-reduction 64 | --prompts 50 | --lora-rank 8 --lora-alpha 8 --lora-targets qkv,proj,fc1,fc2] [--merge] ...",
+  ].join("\n"),
   flags: {
     from: { type: "string", help: "pretrained weights: a .safetensors file or a run directory" },
     model: { type: "string", help: "model name (default: the one recorded in --from)" },
-    strategy: { type: "string", default: "full", help: "full, attn, ffn, attn-first-half, ..., linear, or the paper's letter A-I" },
+    strategy: { type: "string", help: "full (the default), attn, ffn, attn-first-half, ..., linear, or the paper's letter A-I" },
     plan: { type: "string", help: "a plan file from pft plan (overrides --strategy)" },
+    ...methodFlags,
+    merge: { type: "boolean", help: "ssf, lora: also write merged.safetensors, the plain model with the method folded in" },
     ...trainingFlags,
   },
   run(_p, f) {
-    runCommand(f, { from: need(f, "from"), model: f.model as string | undefined, strategy: f.strategy as string, plan: f.plan as string | undefined });
+    const method = methodFrom(f);
+    if (method && (f.strategy !== undefined || f.plan !== undefined)) throw new PftError("argument", "--method replaces --strategy and --plan: give one of them");
+    runCommand(f, { from: need(f, "from"), model: f.model as string | undefined, strategy: f.strategy as string | undefined, plan: f.plan as string | undefined, method, merge: f.merge === true });
   },
 };
 
@@ -113,7 +148,9 @@ export const evalCommand: Command = {
     if (!modelName) throw new PftError("config", `${w.file} does not record its model: pass --model`);
     if (!data) throw new PftError("config", `${w.file} does not record its dataset: pass --data`);
     const splits = loadDataset(data, { seed: f.seed as number, val: 0.1 });
-    const model = createModel(modelName, { numClasses: splits.train.classes.length });
+    const base = createModel(modelName, { numClasses: splits.train.classes.length });
+    const spec = methodFromMetadata(w.metadata); // a parameter-efficient run: rebuild the wrapped model
+    const model = spec ? applyMethod(base, spec).model : base;
     const report = loadPretrained(model, w.tensors);
     if (report.headReset) throw new PftError("checkpoint", `${w.file} has ${report.headReset.checkpointClasses} classes, ${data} has ${report.headReset.modelClasses}`);
     const cfg = trainConfig({ batchSize: f["batch-size"] as number, precision: engineInfo().cpuBf16 ? "bf16" : "fp32" });
@@ -122,7 +159,7 @@ export const evalCommand: Command = {
     const loader = split === "test" ? loaders.test : split === "val" ? loaders.val : split === "train" ? buildLoaders(splits, model, cfg, { augment: false }).train : null;
     if (!loader) throw new PftError("argument", `unknown or empty split '${split}' (test, val or train)`);
     const r = evaluate(model, loader, cfg.precision === "bf16");
-    const out = { weights: w.file, model: modelName, data, split, acc: r.acc, loss: r.loss, n: r.n };
+    const out = { weights: w.file, model: modelName, ...(spec ? { method: spec } : {}), data, split, acc: r.acc, loss: r.loss, n: r.n };
     if (f.json) console.log(JSON.stringify(out));
     else console.log(`${modelName} on ${describeDataset(loader.dataset)}: top-1 ${(r.acc * 100).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
   },

@@ -1,0 +1,109 @@
+// SSF (Lian et al. 2022, "Scaling & Shifting your Features"): a learnable per-channel scale and
+// shift, y = x * scale + shift, on the output of the patch-embedding projection, of norm1, qkv,
+// the attention projection, norm2, fc1 and fc2 in every block, and of the final norm, as the
+// official code does for ViT. Scale starts at N(1, 0.02), shift at N(0, 0.02).
+//
+// ViT-B/16 (2 * channels per site): patch embed 1,536; per block norm1 1,536 + qkv 4,608 +
+// proj 1,536 + norm2 1,536 + fc1 6,144 + fc2 1,536 = 16,896, x12 = 202,752; final norm 1,536:
+// 205,824, plus the head: 282,724 = 0.28M with 100 classes, 974,824 = 0.97M with 1000 (Table 1).
+//
+// Each site is followed by nothing but the scale, so the scale and shift fold into the layer
+// (re-parameterisation): W' = diag(scale) W, b' = scale * b + shift for Linear, Conv2d (per
+// output channel) and LayerNorm (its affine weight and bias). merge() does that and puts the
+// original layers back: the merged model is a plain model with the same output.
+//
+// Module surgery: each site is replaced by a stand-in keeping its keys and adding
+// `<site>.ssf_scale` and `<site>.ssf_shift` (`blocks.3.attn.qkv.ssf_scale`).
+import { Tensor, scope } from "../engine/index.js";
+import { PftError } from "../errors.js";
+import { detectArch, type VisionModel } from "../models/index.js";
+import { Conv2d, LayerNorm, Linear, Module, Parameter, normal_ } from "../nn/index.js";
+import { checkPlain, surgeryPeft, type Peft } from "./peft.js";
+import { StandIn, findModules, standIns } from "./surgery.js";
+
+/**
+ * Where SSF goes, as module paths (timm names); only layers with a per-channel affine output
+ * (Linear, Conv2d, LayerNorm) are wrapped, so an Identity `norm` (average-pooling ViTs) is skipped.
+ * The same sites on Swin (plus its patch-embedding norm; not the patch merging layers) give
+ * Table 1's Swin-B counts too: 0.37M (100 classes) and 1.29M (1000).
+ */
+export const SSF_SITES: readonly RegExp[] = [
+  /^patch_embed\.(proj|norm)$/,
+  /(^|\.)blocks\.\d+\.(norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)$/,
+  /^(norm|fc_norm)$/,
+];
+
+/** The families whose layer names SSF_SITES describes (ConvNeXt and AS-MLP have other layers: not done). */
+const SSF_ARCHS = ["vit", "swin"];
+const checkArch = (arch: string): void => {
+  if (!SSF_ARCHS.includes(arch)) throw new PftError("config", `ssf: implemented for ${SSF_ARCHS.join(" and ")}, not ${arch}`);
+};
+
+type Affine = Linear | Conv2d | LayerNorm;
+const isAffine = (m: Module): m is Affine => m instanceof Linear || m instanceof Conv2d || m instanceof LayerNorm;
+
+/** A layer followed by a learnable per-channel scale and shift. */
+export class SsfScaled extends StandIn<Affine> {
+  readonly ssf_scale: Parameter;
+  readonly ssf_shift: Parameter;
+  constructor(layer: Affine) {
+    super(layer);
+    const channels = layer.weight.shape[0];
+    this.ssf_scale = normal_(new Parameter(Tensor.empty([channels])), 1, 0.02);
+    this.ssf_shift = normal_(new Parameter(Tensor.empty([channels])), 0, 0.02);
+  }
+
+  /** Conv2d outputs [B, C, H, W]; the others have channels last. */
+  #channelShape(): number[] {
+    return this.base instanceof Conv2d ? [-1, 1, 1] : [-1];
+  }
+
+  override forward(x: Tensor): Tensor {
+    return scope(() => {
+      const y = this.baseForward(x);
+      const shape = this.#channelShape();
+      return y.mul(this.ssf_scale.value.reshape(shape)).add(this.ssf_shift.value.reshape(shape));
+    });
+  }
+
+  ownParameters(): Parameter[] {
+    return [this.ssf_scale, this.ssf_shift];
+  }
+
+  /** W' = diag(scale) W (per output channel), b' = scale * b + shift; call under noGrad. */
+  fold(): void {
+    const { weight, bias } = this.base;
+    if (!bias) throw new PftError("config", `ssf: cannot merge into a ${this.base.constructor.name} without a bias`);
+    scope(() => {
+      const s = this.ssf_scale.value;
+      weight.value.mul_(s.reshape([-1, ...new Array<number>(weight.shape.length - 1).fill(1)]));
+      bias.value.mul_(s).add_(this.ssf_shift.value);
+    });
+  }
+}
+
+export function applySsf(model: VisionModel): Peft {
+  checkArch(model.arch);
+  checkPlain(model, "ssf");
+  const sites = findModules(model, SSF_SITES).filter((s) => isAffine(s.module)).map((s) => s.name);
+  if (sites.length === 0) throw new PftError("config", `ssf: ${model.arch} has none of the layers SSF scales (patch_embed.proj, blocks.N.{norm1,attn.qkv,...}, norm)`);
+  const placed = standIns(model, sites, (m) => new SsfScaled(m as Affine));
+  return surgeryPeft({ method: "ssf" }, model, placed, (s) => s.fold());
+}
+
+/**
+ * The parameters applySsf adds, from the base model's parameter names and shapes alone: every
+ * site with a `weight` (the layer's output channels are its first dimension).
+ */
+export function ssfShapes(shapes: ReadonlyMap<string, readonly number[]>): Map<string, number[]> {
+  checkArch(detectArch([...shapes.keys()]).arch);
+  const out = new Map<string, number[]>();
+  for (const [key, shape] of shapes) {
+    const m = /^(.*)\.weight$/.exec(key);
+    if (!m || !SSF_SITES.some((re) => re.test(m[1]))) continue;
+    out.set(`${m[1]}.ssf_scale`, [shape[0]]);
+    out.set(`${m[1]}.ssf_shift`, [shape[0]]);
+  }
+  if (out.size === 0) throw new PftError("config", "ssf: the model has none of the layers SSF scales");
+  return out;
+}
