@@ -296,16 +296,6 @@ export class AsMlp extends VisionModel {
     this.head = c.numClasses > 0 ? this.newHead(c.numClasses) : new Identity();
   }
 
-  get numClasses(): number {
-    return this.cfg.numClasses;
-  }
-  get imageSize(): number {
-    return this.cfg.imageSize;
-  }
-  get inChans(): number {
-    return this.cfg.inChans;
-  }
-
   /** The official _init_weights touches only Linear layers (the head): trunc_normal(.02), zero bias. Convs keep PyTorch's default. */
   private newHead(numClasses: number): Linear {
     const head = new Linear(this.numFeatures, numClasses);

@@ -19,10 +19,18 @@ export interface Segment {
 export abstract class VisionModel extends Module {
   /** Architecture family ("vit", "swin", "convnext", "asmlp"). */
   abstract readonly arch: string;
-  abstract readonly numClasses: number;
+  /** The family's config; every family has these three fields. */
+  abstract readonly cfg: { numClasses: number; imageSize: number; inChans: number };
   /** Input image side and channels the model was built for. */
-  abstract readonly imageSize: number;
-  abstract readonly inChans: number;
+  get imageSize(): number {
+    return this.cfg.imageSize;
+  }
+  get inChans(): number {
+    return this.cfg.inChans;
+  }
+  get numClasses(): number {
+    return this.cfg.numClasses;
+  }
 
   /** Backbone up to (not including) pooling and head. */
   abstract forwardFeatures(x: Tensor): Tensor;

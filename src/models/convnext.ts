@@ -220,15 +220,6 @@ export class ConvNeXt extends VisionModel {
     this.initWeights();
   }
 
-  get numClasses(): number {
-    return this.cfg.numClasses;
-  }
-  get imageSize(): number {
-    return this.cfg.imageSize;
-  }
-  get inChans(): number {
-    return this.cfg.inChans;
-  }
   /** Channels of the pooled features (timm's num_features). */
   get numFeatures(): number {
     return this.head.inFeatures;

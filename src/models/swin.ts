@@ -360,16 +360,6 @@ export class SwinTransformer extends VisionModel {
     this.initWeights();
   }
 
-  get numClasses(): number {
-    return this.cfg.numClasses;
-  }
-  get imageSize(): number {
-    return this.cfg.imageSize;
-  }
-  get inChans(): number {
-    return this.cfg.inChans;
-  }
-
   /** timm's init: trunc_normal(.02) for Linear weights and bias tables, zero biases; conv as PyTorch. */
   private initWeights(): void {
     for (const m of this.modules()) {

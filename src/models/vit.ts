@@ -207,16 +207,6 @@ export class VisionTransformer extends VisionModel {
     this.initWeights();
   }
 
-  get numClasses(): number {
-    return this.cfg.numClasses;
-  }
-  get imageSize(): number {
-    return this.cfg.imageSize;
-  }
-  get inChans(): number {
-    return this.cfg.inChans;
-  }
-
   /** timm's default init: trunc_normal(.02) for pos_embed and Linear weights, tiny cls token. */
   private initWeights(): void {
     truncNormal_(this.pos_embed, { std: 0.02 });

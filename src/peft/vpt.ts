@@ -48,14 +48,9 @@ export class PromptedVit extends VisionModel {
   get arch(): string {
     return this.#vit.arch;
   }
-  get numClasses(): number {
-    return this.#vit.numClasses;
-  }
-  get imageSize(): number {
-    return this.#vit.imageSize;
-  }
-  get inChans(): number {
-    return this.#vit.inChans;
+  /** The wrapped ViT's config (class count, input size, channels). */
+  get cfg(): VisionTransformer["cfg"] {
+    return this.#vit.cfg;
   }
   get #prefix(): number {
     return this.#vit.cls_token ? 1 : 0;
