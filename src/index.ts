@@ -8,3 +8,4 @@ export * as data from "./data/index.js";
 export * as train from "./train/index.js";
 export * as partial from "./partial/index.js";
 export * as peft from "./peft/index.js";
+export * as soups from "./soups/index.js";

@@ -37,6 +37,11 @@ export interface RunOptions {
   val?: number;
   /** Few-shot: this many training images per class. */
   trainPerClass?: number;
+  /**
+   * Seed of the validation split and the few-shot subset (default 0), separate from the training
+   * seed: runs that differ in seed still share one held-out set (greedy soups need that).
+   */
+  splitSeed?: number;
   dropPath?: number;
   config: Partial<TrainConfig>;
   out: string;
@@ -74,7 +79,8 @@ export function runTraining(o: RunOptions): RunResult {
   const cfg = trainConfig({ precision: info.cpuBf16 ? "bf16" : "fp32", ...o.config });
   log(describeEngine(info));
 
-  const splits = loadDataset(o.data, { seed: cfg.seed, val: o.val ?? 0.1, trainPerClass: o.trainPerClass });
+  const splitSeed = o.splitSeed ?? 0;
+  const splits = loadDataset(o.data, { seed: splitSeed, val: o.val ?? 0.1, trainPerClass: o.trainPerClass });
   log(`data: ${describeDataset(splits.train)}; ${splits.val ? describeDataset(splits.val) + "; " : ""}${describeDataset(splits.test)}`);
   const numClasses = splits.train.classes.length;
 
@@ -117,7 +123,7 @@ export function runTraining(o: RunOptions): RunResult {
     config: cfg,
     outDir: o.out,
     resume: o.resume ?? true,
-    describe: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, dropPath: o.dropPath ?? null, plan, ...(peft ? methodMetadata(peft.spec) : {}) },
+    describe: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, splitSeed, dropPath: o.dropPath ?? null, plan, ...(peft ? methodMetadata(peft.spec) : {}) },
     progress: o.progress ?? createProgress(),
   });
   const test = evaluate(trained, loaders.test, cfg.precision === "bf16");

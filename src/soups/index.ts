@@ -1,0 +1,9 @@
+// Model soups (section 3.3, 4.3, Table 3): streaming uniform and greedy weight averaging of full
+// and partial fine-tuning runs, Table 3's parameter accounting, and the FFT-vs-FAPFT study.
+export { makeSoup, resolveValSplit, soupReportPath, type SoupMethod, type SoupOptions, type SoupReport, type IngredientReport, type SoupEvaluator, type ValSplit } from "./soup.js";
+export { greedySelect, type GreedyResult, type GreedyStep } from "./greedy.js";
+export { averageTensors, writeAverage, loadAverage, type SoupTensor, type SoupObserver, type AverageOptions, type AverageSummary } from "./average.js";
+export { openIngredients, recordedModelOf, type Ingredient, type IngredientSet, type RunRecord } from "./ingredients.js";
+export { soupParams, fullSoupParams, fapftSoupParams, type SoupParams } from "./params.js";
+export { runSoupStudy, studyTable, type SoupStudyConfig, type SoupStudyResult, type StudyRun } from "./study.js";
+export { RawTensorReader, SafetensorsStreamWriter, type StreamEntry } from "./stream.js";
