@@ -18,10 +18,9 @@
 //   soups/fft.safetensors, soups/fft.json, soups/fapft.safetensors, soups/fapft.json
 //   study.json              this function's result
 //
-// Validation: runTraining carves each run's validation split with the run's seed, so full
-// fine-tunes with different seeds held out different images. Both soups are judged on the split
-// of the FAPFT runs' seed (held out of every FAPFT run, and of the full fine-tunes with that
-// seed); each soup's report says whether its split was held out of all its ingredients.
+// Validation: runTraining carves every run's validation split with the split seed (default 0),
+// not the training seed, so all runs hold out the same images and both soups are judged on them;
+// each soup's report still says whether its split was held out of all its ingredients.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { PftError } from "../errors.js";

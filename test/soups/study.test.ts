@@ -75,7 +75,7 @@ test("runSoupStudy: N full fine-tunes vs N FAPFT runs, each run's accuracy and p
     assert.equal(fft.params.trained, 2 * total);
     assert.equal(fapft.params.trained, f1.trainable + f2.trainable);
     assert.ok(fapft.val!.heldOutFromAll, "the FAPFT runs share their split seed");
-    assert.equal(fft.val!.heldOutFromAll, false, "full fine-tunes with seeds 0 and 1 held out different images");
+    assert.ok(fft.val!.heldOutFromAll, "full fine-tunes with seeds 0 and 1 share the split (its seed is separate from the training seed)");
     // FAPFT: the patch embedding is frozen in both runs, so it is shared; both soups average the head.
     assert.ok(!fapft.tensors.differing.includes("patch_embed.proj.weight") && fapft.tensors.shared > 0);
     assert.ok(fft.tensors.differing.includes("patch_embed.proj.weight"));
