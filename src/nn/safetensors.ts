@@ -9,6 +9,14 @@
 //   writeSafetensors(path, model.stateDict(), { format: "pt" });  // atomic, one tensor in memory at a time
 //   using r = openSafetensors(path);                               // header only; get() reads one tensor
 //   const w = r.get("blocks.0.attn.qkv.weight");
+//   const raw = r.readInto("head.weight", buf);                    // its bytes, into a reused buffer
+//
+// When the values are computed one at a time (a soup), the streaming writer takes the header from
+// names, dtypes and shapes alone, then the bytes in layout order; writeSafetensors is built on it:
+//
+//   using w = SafetensorsStreamWriter.create(out, entries, metadata); // header written
+//   for (const e of w.order) w.write(e.name, bytesOf(e.name));       // in w.order, one at a time
+//   w.commit();                                                       // fsync + rename: atomic
 //
 // Layout written, as the reference writer does: the header is padded with spaces to a multiple of
 // 8 bytes, and tensors are sorted by dtype (widest first, in the reference's dtype order) and then
@@ -39,6 +47,27 @@ const DTYPES: readonly { st: SafetensorsDType; dtype: DType; itemsize: number }[
 const BY_ST = new Map(DTYPES.map((d, rank) => [d.st as string, { ...d, rank }]));
 const BY_DTYPE = new Map(DTYPES.map((d, rank) => [d.dtype, { ...d, rank }]));
 
+function dtypeInfo(dtype: DType) {
+  const d = BY_DTYPE.get(dtype);
+  if (!d) throw new PftError("dtype", `dtype ${dtype} has no safetensors name`);
+  return d;
+}
+
+/** Bytes per element of `dtype` (PftError("dtype") for one safetensors cannot hold). */
+export function dtypeItemSize(dtype: DType): number {
+  return dtypeInfo(dtype).itemsize;
+}
+
+/** The safetensors header name of `dtype`, e.g. "F32" for float32 (PftError("dtype") if it has none). */
+export function safetensorsDTypeOf(dtype: DType): SafetensorsDType {
+  return dtypeInfo(dtype).st;
+}
+
+/** The dtype a safetensors header name stands for, e.g. float32 for "F32"; undefined for one pft does not read. */
+export function dtypeOfSafetensors(st: string): DType | undefined {
+  return BY_ST.get(st)?.dtype;
+}
+
 /** The reference reader's limit on the header length. */
 const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = "__metadata__";
@@ -64,6 +93,7 @@ export class SafetensorsReader implements Disposable {
   #fd: number | null;
   readonly #entries: ReadonlyMap<string, SafetensorsEntry>;
   readonly #dataStart: number;
+  #scratch = new Uint8Array(0);
 
   private constructor(path: string, fd: number, entries: Map<string, SafetensorsEntry>, metadata: Record<string, string>, dataStart: number) {
     this.path = path;
@@ -73,8 +103,8 @@ export class SafetensorsReader implements Disposable {
     this.#dataStart = dataStart;
   }
 
-  /** @internal use openSafetensors() */
-  static _open(path: string): SafetensorsReader {
+  /** Same as openSafetensors(path). */
+  static open(path: string): SafetensorsReader {
     const fd = ioCall(path, "cannot open", () => openSync(path, "r"));
     try {
       const size = ioCall(path, "cannot stat", () => fstatSync(fd));
@@ -97,28 +127,53 @@ export class SafetensorsReader implements Disposable {
   get size(): number {
     return this.#entries.size;
   }
+  /** Every tensor's entry, in file (data offset) order. */
+  get entries(): ReadonlyMap<string, SafetensorsEntry> {
+    return this.#entries;
+  }
   entry(name: string): SafetensorsEntry {
     const e = this.#entries.get(name);
     if (!e) throw new PftError("checkpoint", `${this.path}: no tensor named ${JSON.stringify(name)}`);
     return e;
   }
 
+  /** Where the data buffer starts in the file: entry(name).dataOffsets are relative to it. */
+  get dataStart(): number {
+    return this.#dataStart;
+  }
+
   /** Reads just this tensor's bytes from the file (on the CPU, in the file's dtype). */
   get(name: string): Tensor {
     const e = this.entry(name);
+    return Tensor.fromBytes(this.readInto(name, new Uint8Array(e.byteLength)), e.shape, e.dtype);
+  }
+
+  /** A fresh copy of one tensor's raw bytes, in the file's dtype (no libtorch tensor). */
+  bytes(name: string): Uint8Array {
+    return this.readInto(name, new Uint8Array(this.entry(name).byteLength));
+  }
+
+  /** Like bytes(), but into a buffer of this reader (grown as needed) that the next view() overwrites. */
+  view(name: string): Uint8Array {
+    const n = this.entry(name).byteLength;
+    if (this.#scratch.byteLength < n) this.#scratch = new Uint8Array(n);
+    return this.readInto(name, this.#scratch);
+  }
+
+  /**
+   * Reads one tensor's raw bytes into the start of `target` (at least entry(name).byteLength long,
+   * e.g. a buffer reused from tensor to tensor) and returns that part of it.
+   */
+  readInto(name: string, target: Uint8Array): Uint8Array {
+    const e = this.entry(name);
     const fd = this.#fd;
     if (fd === null) throw new PftError("argument", `${this.path}: reader is closed`);
-    const buf = new Uint8Array(e.byteLength);
-    const at = this.#dataStart + e.dataOffsets[0];
-    let done = 0;
-    while (done < buf.byteLength) {
-      const n = ioCall(this.path, "cannot read", () => readSync(fd, buf, done, buf.byteLength - done, at + done));
-      if (n === 0) {
-        throw new PftError("checkpoint", `${this.path}: tensor ${JSON.stringify(name)}: file ends ${buf.byteLength - done} bytes early (truncated after it was opened?)`);
-      }
-      done += n;
+    if (target.byteLength < e.byteLength) {
+      throw new PftError("argument", `${this.path}: tensor ${JSON.stringify(name)} needs ${e.byteLength} bytes, the buffer holds ${target.byteLength}`);
     }
-    return Tensor.fromBytes(buf, e.shape, e.dtype);
+    return readFully(this.path, fd, this.#dataStart + e.dataOffsets[0], target.subarray(0, e.byteLength), (missing) => {
+      return new PftError("checkpoint", `${this.path}: tensor ${JSON.stringify(name)}: file ends ${missing} bytes early (truncated after it was opened?)`);
+    });
   }
 
   /** Closes the file. Safe to call twice. */
@@ -138,7 +193,7 @@ export class SafetensorsReader implements Disposable {
  * Malformed files throw PftError("checkpoint", "<path>: <problem>"); filesystem failures PftError("io").
  */
 export function openSafetensors(path: string): SafetensorsReader {
-  return SafetensorsReader._open(path);
+  return SafetensorsReader.open(path);
 }
 
 /** Every tensor in the file (read one at a time through the lazy reader), with the metadata. */
@@ -236,11 +291,15 @@ function parseEntry(bad: (msg: string) => PftError, name: string, value: unknown
 }
 
 function readExact(path: string, fd: number, position: number, length: number): Uint8Array {
-  const buf = new Uint8Array(length);
+  return readFully(path, fd, position, new Uint8Array(length), () => new PftError("checkpoint", `${path}: file ended while reading its header (truncated)`));
+}
+
+/** Fills `buf` from the file at `position`; `short(bytes missing)` is the error if the file ends first. */
+function readFully(path: string, fd: number, position: number, buf: Uint8Array, short: (missing: number) => PftError): Uint8Array {
   let done = 0;
-  while (done < length) {
-    const n = ioCall(path, "cannot read", () => readSync(fd, buf, done, length - done, position + done));
-    if (n === 0) throw new PftError("checkpoint", `${path}: file ended while reading its header (truncated)`);
+  while (done < buf.byteLength) {
+    const n = ioCall(path, "cannot read", () => readSync(fd, buf, done, buf.byteLength - done, position + done));
+    if (n === 0) throw short(buf.byteLength - done);
     done += n;
   }
   return buf;
@@ -248,84 +307,193 @@ function readExact(path: string, fd: number, position: number, length: number): 
 
 // ---------------------------------------------------------------------------------------------- writing
 
+/** What the writer needs of a tensor before its values exist. */
+export interface SafetensorsStreamEntry {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+/** A tensor placed in the layout: its bytes go to dataOffsets of the data buffer. */
+export interface SafetensorsPlacedEntry extends SafetensorsEntry {
+  readonly name: string;
+}
+
 /**
- * Writes `tensors` (and optional string metadata) to `path` as safetensors.
- * Streaming: one tensor's bytes are in memory at a time. Atomic: the bytes go to a temporary file in
- * the same directory, which is fsync'ed and renamed over `path`; on any failure it is removed and
- * `path` is left as it was. Layout: see the top of this file (dtype-widest first, then by name).
+ * Writes a safetensors file whose values arrive one tensor at a time, in `order` (the layout: see
+ * the top of this file). create() writes the header to a temporary file in the same directory;
+ * commit() fsyncs it, renames it over the target and fsyncs the directory. Disposing (or abort())
+ * before commit() removes the temporary file and leaves the target as it was.
+ */
+export class SafetensorsStreamWriter implements Disposable {
+  readonly path: string;
+  /** The layout order: write() takes the tensors in exactly this order. */
+  readonly order: readonly SafetensorsPlacedEntry[];
+  readonly #tmp: string;
+  #fd: number | null;
+  #next = 0;
+  #committed = false;
+
+  private constructor(path: string, order: SafetensorsPlacedEntry[], tmp: string, fd: number) {
+    this.path = path;
+    this.order = order;
+    this.#tmp = tmp;
+    this.#fd = fd;
+  }
+
+  /**
+   * Lays out `entries`, opens the temporary file and writes the header. Bad names, dtypes or
+   * metadata throw before any file is created.
+   */
+  static create(path: string, entries: Iterable<SafetensorsStreamEntry>, metadata?: Readonly<Record<string, string>>): SafetensorsStreamWriter {
+    const order = planLayout(path, entries);
+    const header = encodeHeader(path, order, metadata);
+    const tmp = join(dirname(resolve(path)), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+    const fd = ioCall(path, "cannot create a temporary file", () => openSync(tmp, "wx", 0o644));
+    const w = new SafetensorsStreamWriter(path, order, tmp, fd);
+    try {
+      w.#writeAll(header);
+    } catch (e) {
+      w.abort();
+      throw e;
+    }
+    return w;
+  }
+
+  /** The next tensor's bytes: `name` must be the next in `order`, `bytes` exactly its byteLength. */
+  write(name: string, bytes: Uint8Array): void {
+    const p = this.order[this.#next];
+    if (!p) throw new PftError("argument", `${this.path}: tensor '${name}' written after the last one`);
+    if (p.name !== name) throw new PftError("argument", `${this.path}: tensor '${name}' written where '${p.name}' comes next`);
+    if (bytes.byteLength !== p.byteLength) {
+      throw new PftError("engine", `${this.path}: tensor ${JSON.stringify(name)} gave ${bytes.byteLength} bytes, expected ${p.byteLength}`);
+    }
+    try {
+      this.#writeAll(bytes);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    this.#next++;
+  }
+
+  /** Makes the file appear at `path` (every tensor must have been written). */
+  commit(): void {
+    if (this.#next !== this.order.length) {
+      const missing = this.order[this.#next].name;
+      this.abort();
+      throw new PftError("argument", `${this.path}: committed with ${this.order.length - this.#next} tensors unwritten (next: '${missing}')`);
+    }
+    const fd = this.#fd;
+    if (fd === null) throw new PftError("argument", `${this.path}: writer already closed`);
+    try {
+      ioCall(this.path, "cannot sync", () => fsyncSync(fd));
+      this.#fd = null;
+      ioCall(this.path, "cannot close", () => closeSync(fd));
+      ioCall(this.path, "cannot rename the temporary file onto it", () => renameSync(this.#tmp, this.path));
+      this.#committed = true;
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    syncDir(dirname(resolve(this.path)));
+  }
+
+  /** Drops the temporary file; the target is left as it was. Safe to call twice or after commit(). */
+  abort(): void {
+    if (this.#committed) return;
+    if (this.#fd !== null) {
+      try {
+        closeSync(this.#fd);
+      } catch {
+        // already failing; the original error is the one to report
+      }
+      this.#fd = null;
+    }
+    rmSync(this.#tmp, { force: true });
+  }
+  [Symbol.dispose](): void {
+    this.abort();
+  }
+
+  #writeAll(bytes: Uint8Array): void {
+    const fd = this.#fd;
+    if (fd === null) throw new PftError("argument", `${this.path}: writer already closed`);
+    let done = 0;
+    while (done < bytes.byteLength) done += ioCall(this.path, "cannot write", () => writeSync(fd, bytes, done, bytes.byteLength - done));
+  }
+}
+
+/**
+ * Writes `tensors` (and optional string metadata) to `path` as safetensors, through
+ * SafetensorsStreamWriter: one tensor's bytes are in memory at a time, and the write is atomic
+ * (on any failure the temporary file is removed and `path` is left as it was).
  */
 export function writeSafetensors(
   path: string,
   tensors: ReadonlyMap<string, Tensor> | Iterable<readonly [string, Tensor]>,
   metadata?: Readonly<Record<string, string>>,
 ): void {
-  const plan = planLayout(path, tensors);
-  const header = encodeHeader(path, plan, metadata);
-
-  const dir = dirname(resolve(path));
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  let fd: number | null = ioCall(path, "cannot create a temporary file", () => openSync(tmp, "wx", 0o644));
-  try {
-    writeAll(path, fd, header);
-    for (const p of plan) {
-      const bytes = tensorCall(path, p.name, () => p.tensor.bytes());
-      if (bytes.byteLength !== p.byteLength) {
-        throw new PftError("engine", `${path}: tensor ${JSON.stringify(p.name)} gave ${bytes.byteLength} bytes, expected ${p.byteLength}`);
-      }
-      writeAll(path, fd, bytes);
-    }
-    const f = fd;
-    ioCall(path, "cannot sync", () => fsyncSync(f));
-    fd = null;
-    ioCall(path, "cannot close", () => closeSync(f));
-    ioCall(path, "cannot rename the temporary file onto it", () => renameSync(tmp, path));
-  } catch (e) {
-    if (fd !== null) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the original error is the one to report
-      }
-    }
-    rmSync(tmp, { force: true });
-    throw e;
+  const byName = new Map<string, Tensor>();
+  using w = SafetensorsStreamWriter.create(path, describeTensors(path, tensors, byName), metadata);
+  for (const { name } of w.order) {
+    const t = byName.get(name)!;
+    w.write(name, tensorCall(path, name, () => t.bytes()));
   }
-  syncDir(dir);
+  w.commit();
 }
 
-interface Planned {
-  name: string;
-  tensor: Tensor;
-  st: SafetensorsDType;
-  rank: number;
-  shape: number[];
-  byteLength: number;
-  begin: number;
-}
-
-function planLayout(path: string, tensors: ReadonlyMap<string, Tensor> | Iterable<readonly [string, Tensor]>): Planned[] {
-  const plan: Planned[] = [];
-  const seen = new Set<string>();
+/**
+ * Entries for `tensors`, collecting them by name into `byName`. Lazy: planLayout checks each name
+ * before the tensor's dtype and shape are asked for (a disposed tensor's error names it).
+ */
+function* describeTensors(path: string, tensors: ReadonlyMap<string, Tensor> | Iterable<readonly [string, Tensor]>, byName: Map<string, Tensor>): Generator<SafetensorsStreamEntry> {
   for (const [name, tensor] of tensors) {
+    byName.set(name, tensor);
+    let info: { dtype: DType; shape: readonly number[] } | undefined;
+    const described = () => (info ??= tensorCall(path, name, () => ({ dtype: tensor.dtype, shape: tensor.shape })));
+    yield {
+      name,
+      get dtype() {
+        return described().dtype;
+      },
+      get shape() {
+        return described().shape;
+      },
+    };
+  }
+}
+
+/** The reference layout: dtype rank descending, then name in UTF-8 byte order, packed from offset 0. */
+function planLayout(path: string, entries: Iterable<SafetensorsStreamEntry>): SafetensorsPlacedEntry[] {
+  const list: { name: string; dtype: DType; shape: readonly number[]; rank: number; byteLength: number }[] = [];
+  const seen = new Set<string>();
+  for (const e of entries) {
+    const name = e.name;
     if (typeof name !== "string") throw new PftError("argument", `${path}: tensor names must be strings, got ${typeof name}`);
     if (name === METADATA_KEY) throw new PftError("argument", `${path}: "${METADATA_KEY}" is reserved and cannot name a tensor`);
     if (seen.has(name)) throw new PftError("argument", `${path}: tensor ${JSON.stringify(name)} given twice`);
     seen.add(name);
-    const { dtype, shape, numel } = tensorCall(path, name, () => ({ dtype: tensor.dtype, shape: tensor.shape, numel: tensor.numel() }));
+    const { dtype, shape } = e;
     const d = BY_DTYPE.get(dtype);
     if (!d) throw new PftError("dtype", `${path}: tensor ${JSON.stringify(name)}: dtype ${dtype} has no safetensors name`);
-    plan.push({ name, tensor, st: d.st, rank: d.rank, shape, byteLength: numel * d.itemsize, begin: 0 });
+    if (!Array.isArray(shape) || !shape.every(isCount)) {
+      throw new PftError("argument", `${path}: tensor ${JSON.stringify(name)}: shape ${JSON.stringify(shape)} is not an array of non-negative integers`);
+    }
+    const byteLength = shape.reduce((a, b) => a * b, 1) * d.itemsize;
+    if (!Number.isSafeInteger(byteLength)) throw new PftError("argument", `${path}: tensor ${JSON.stringify(name)}: shape [${shape.join(", ")}] is too large`);
+    list.push({ name, dtype, shape: Object.freeze([...shape]), rank: d.rank, byteLength });
   }
-  plan.sort((a, b) => b.rank - a.rank || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  list.sort((a, b) => b.rank - a.rank || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   let offset = 0;
-  for (const p of plan) {
-    p.begin = offset;
-    offset += p.byteLength;
-  }
-  return plan;
+  return list.map(({ name, dtype, shape, byteLength }) => {
+    const dataOffsets = Object.freeze([offset, offset + byteLength]) as readonly [number, number];
+    offset += byteLength;
+    return Object.freeze({ name, dtype, shape, byteLength, dataOffsets });
+  });
 }
 
-function encodeHeader(path: string, plan: Planned[], metadata: Readonly<Record<string, string>> | undefined): Uint8Array {
+function encodeHeader(path: string, order: readonly SafetensorsPlacedEntry[], metadata: Readonly<Record<string, string>> | undefined): Uint8Array {
   // Built by hand so the keys keep the layout order (a JS object would move integer-like names first).
   const fields: string[] = [];
   if (metadata !== undefined) {
@@ -334,8 +502,8 @@ function encodeHeader(path: string, plan: Planned[], metadata: Readonly<Record<s
     }
     fields.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   }
-  for (const p of plan) {
-    const info = { dtype: p.st, shape: p.shape, data_offsets: [p.begin, p.begin + p.byteLength] };
+  for (const p of order) {
+    const info = { dtype: BY_DTYPE.get(p.dtype)!.st, shape: p.shape, data_offsets: p.dataOffsets };
     fields.push(`${JSON.stringify(p.name)}:${JSON.stringify(info)}`);
   }
   const json = Buffer.from(`{${fields.join(",")}}`, "utf8");
@@ -344,13 +512,6 @@ function encodeHeader(path: string, plan: Planned[], metadata: Readonly<Record<s
   out.writeBigUInt64LE(BigInt(padded), 0);
   json.copy(out, 8);
   return out;
-}
-
-function writeAll(path: string, fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) {
-    done += ioCall(path, "cannot write", () => writeSync(fd, bytes, done, bytes.byteLength - done));
-  }
 }
 
 /** Makes the rename durable; not every filesystem allows fsync on a directory, so failures are ignored. */

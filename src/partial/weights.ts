@@ -4,14 +4,15 @@
 //
 // Weights stream one tensor at a time. openSafetensors validates the file and gives each tensor's
 // dtype, shape and byte range; float32/float64 bytes are then read straight from the file into a
-// buffer reused from tensor to tensor (no libtorch copy, no garbage), so reading two ViT-B
-// checkpoints costs little more than the disk reads and holds one tensor per side in memory.
-import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+// buffer of the reader reused from tensor to tensor (its view(): no libtorch copy, no garbage), so
+// reading two ViT-B checkpoints costs little more than the disk reads and holds one tensor per side
+// in memory.
+import { existsSync, statSync } from "node:fs";
 import { endianness } from "node:os";
 import { join } from "node:path";
 import { isFloatingDType, scope } from "../engine/index.js";
 import { PftError } from "../errors.js";
-import { openSafetensors, type SafetensorsReader } from "../nn/index.js";
+import { dtypeItemSize, openSafetensors, type SafetensorsReader } from "../nn/index.js";
 
 /** A checkpoint open for reading, one tensor at a time. */
 export interface WeightSource extends Disposable {
@@ -54,9 +55,6 @@ const LITTLE_ENDIAN = endianness() === "LE";
 
 class SafetensorsWeights implements WeightSource {
   readonly shapes: ReadonlyMap<string, readonly number[]>;
-  #fd: number | null;
-  readonly #dataStart: number;
-  #scratch = new ArrayBuffer(0);
 
   constructor(
     readonly path: string,
@@ -68,15 +66,6 @@ class SafetensorsWeights implements WeightSource {
       if (isFloatingDType(e.dtype)) shapes.set(k, e.shape);
     }
     this.shapes = shapes;
-    this.#fd = openSync(path, "r");
-    try {
-      // The data buffer starts after the 8-byte header length and the header (already validated).
-      const len = new DataView(this.#readAt(0, 8).buffer).getBigUint64(0, true);
-      this.#dataStart = 8 + Number(len);
-    } catch (e) {
-      closeSync(this.#fd);
-      throw e;
-    }
   }
 
   read(name: string): Float32Array | Float64Array {
@@ -90,39 +79,14 @@ class SafetensorsWeights implements WeightSource {
       // bf16/f16 (and big-endian hosts): through libtorch, which widens to float32.
       return scope(() => this.reader.get(name).data() as Float32Array | Float64Array);
     }
-    if (this.#scratch.byteLength < e.byteLength) this.#scratch = new ArrayBuffer(e.byteLength);
-    const bytes = new Uint8Array(this.#scratch, 0, e.byteLength);
-    this.#readInto(bytes, this.#dataStart + e.dataOffsets[0], name);
-    const n = e.byteLength / (e.dtype === "float32" ? 4 : 8);
-    return e.dtype === "float32" ? new Float32Array(this.#scratch, 0, n) : new Float64Array(this.#scratch, 0, n);
-  }
-
-  #readAt(position: number, length: number): Uint8Array {
-    const buf = new Uint8Array(length);
-    this.#readInto(buf, position, "(header)");
-    return buf;
-  }
-
-  #readInto(buf: Uint8Array, position: number, name: string): void {
-    const fd = this.#fd;
-    if (fd === null) throw new PftError("argument", `${this.path}: closed`);
-    let done = 0;
-    while (done < buf.byteLength) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, done, buf.byteLength - done, position + done);
-      } catch (e) {
-        throw new PftError("io", `${this.path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
-      }
-      if (n === 0) throw new PftError("checkpoint", `${this.path}: tensor '${name}': file ends ${buf.byteLength - done} bytes early (truncated after it was opened?)`);
-      done += n;
-    }
+    // The reader's reused buffer starts at offset 0 of its ArrayBuffer, so it is aligned for both.
+    const bytes = this.reader.view(name);
+    const n = e.byteLength / dtypeItemSize(e.dtype);
+    return e.dtype === "float32" ? new Float32Array(bytes.buffer, bytes.byteOffset, n) : new Float64Array(bytes.buffer, bytes.byteOffset, n);
   }
 
   close(): void {
     this.reader.close();
-    if (this.#fd !== null) closeSync(this.#fd);
-    this.#fd = null;
   }
   [Symbol.dispose](): void {
     this.close();

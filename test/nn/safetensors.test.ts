@@ -1,12 +1,23 @@
 // safetensors: bit-exact round trips, interop with PyTorch both ways (header parsed by hand in Python,
-// since the `safetensors` package is not installed), header validation, atomic writes, lazy reads.
+// since the `safetensors` package is not installed), header validation, atomic writes, lazy reads,
+// the streaming writer (same bytes as writeSafetensors) and raw byte reads.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Tensor, scope, type DType } from "../../src/engine/index.js";
 import { PftError } from "../../src/errors.js";
-import { openSafetensors, readSafetensors, writeSafetensors } from "../../src/nn/safetensors.js";
+import {
+  SafetensorsStreamWriter,
+  dtypeItemSize,
+  dtypeOfSafetensors,
+  openSafetensors,
+  readSafetensors,
+  safetensorsDTypeOf,
+  writeSafetensors,
+  type SafetensorsStreamEntry,
+} from "../../src/nn/safetensors.js";
+import * as nn from "../../src/nn/index.js";
 import { runPython, tempDir } from "../helpers/reference.js";
 
 const ALL: { dtype: DType; st: string; itemsize: number }[] = [
@@ -40,6 +51,17 @@ function randomTensor(dtype: DType, shape: number[]): Tensor {
   const bytes = prngBytes(shape.reduce((a, b) => a * b, 1) * item);
   if (dtype === "bool") for (let i = 0; i < bytes.length; i++) bytes[i] &= 1;
   return Tensor.fromBytes(bytes, shape, dtype);
+}
+
+/** A matrix, a 0-d and an empty tensor of every dtype, named "<dtype>.mat" etc. */
+function everyDtype(): Map<string, Tensor> {
+  const tensors = new Map<string, Tensor>();
+  for (const { dtype } of ALL) {
+    tensors.set(`${dtype}.mat`, randomTensor(dtype, [3, 5]));
+    tensors.set(`${dtype}.scalar`, randomTensor(dtype, []));
+    tensors.set(`${dtype}.empty`, randomTensor(dtype, [0]));
+  }
+  return tensors;
 }
 
 function headerOf(path: string): { n: number; json: string; header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> } {
@@ -77,12 +99,7 @@ describe("safetensors", () => {
 
   it("round-trips every dtype bit-exactly, incl. 0-d, empty and non-contiguous tensors, with metadata", () => {
     scope(() => {
-      const tensors = new Map<string, Tensor>();
-      for (const { dtype } of ALL) {
-        tensors.set(`${dtype}.mat`, randomTensor(dtype, [3, 5]));
-        tensors.set(`${dtype}.scalar`, randomTensor(dtype, []));
-        tensors.set(`${dtype}.empty`, randomTensor(dtype, [0]));
-      }
+      const tensors = everyDtype();
       tensors.set("empty3d", randomTensor("float32", [2, 0, 3]));
       tensors.set("transposed", randomTensor("float32", [3, 4]).transpose(0, 1));
       tensors.set("0", randomTensor("int8", [1])); // integer-like names must keep their place in the header
@@ -423,5 +440,225 @@ print(json.dumps({"n": n, "metadata": meta, "tensors": read, "written": {k: desc
       r.close(); // twice is fine
       assert.throws(() => r.get("a"), (e: unknown) => e instanceof PftError && /reader is closed/.test(e.message));
     });
+  });
+});
+
+describe("safetensors dtype names", () => {
+  it("maps every dtype to its safetensors name and item size, and back", () => {
+    for (const { dtype, st, itemsize } of ALL) {
+      assert.equal(safetensorsDTypeOf(dtype), st);
+      assert.equal(dtypeOfSafetensors(st), dtype);
+      assert.equal(dtypeItemSize(dtype), itemsize);
+    }
+    assert.equal(dtypeOfSafetensors("F8_E4M3"), undefined);
+    assert.equal(dtypeOfSafetensors("f32"), undefined);
+    assert.throws(() => dtypeItemSize("complex64" as DType), (e: unknown) => e instanceof PftError && e.code === "dtype" && /complex64/.test(e.message));
+    assert.throws(() => safetensorsDTypeOf("complex64" as DType), (e: unknown) => e instanceof PftError && e.code === "dtype");
+    // and through the nn layer's public surface
+    assert.equal(nn.dtypeItemSize, dtypeItemSize);
+    assert.equal(nn.SafetensorsStreamWriter, SafetensorsStreamWriter);
+  });
+});
+
+/** Runs `fn` in a fresh, empty temp directory, removed afterwards. */
+function inTempDir(fn: (dir: string) => void): void {
+  const d = tempDir("pft-st-");
+  try {
+    fn(d.dir);
+  } finally {
+    d.cleanup();
+  }
+}
+
+/** Every tensor of the file, as plain numbers. */
+const arraysOf = (path: string): Record<string, number[]> => scope(() => Object.fromEntries([...readSafetensors(path).tensors].map(([k, t]) => [k, t.toArray()])));
+
+describe("safetensors streaming writer", () => {
+  const { dir, cleanup } = tempDir("pft-st-stream-");
+  after(cleanup);
+
+  const entriesOf = (tensors: ReadonlyMap<string, Tensor>): SafetensorsStreamEntry[] => [...tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+  const isPft = (code: string, re: RegExp) => (e: unknown) => e instanceof PftError && e.code === code && re.test(e.message);
+
+  it("writes the same bytes as writeSafetensors for the same tensors: layout, header, metadata", () => {
+    scope(() => {
+      const tensors = everyDtype();
+      tensors.set("10", randomTensor("int8", [1]));
+      tensors.set("2", randomTensor("int8", [3]));
+      tensors.set("blöcks.ü", randomTensor("bfloat16", [2, 2]));
+      tensors.set("transposed", randomTensor("float32", [3, 4]).transpose(0, 1));
+      const metadatas: (Record<string, string> | undefined)[] = [undefined, {}, { format: "pt", "ключ": "значение ✓", empty: "" }];
+      for (const [i, metadata] of metadatas.entries()) {
+        const ref = join(dir, `ref${i}.safetensors`);
+        const out = join(dir, `stream${i}.safetensors`);
+        writeSafetensors(ref, tensors, metadata);
+        const w = SafetensorsStreamWriter.create(out, entriesOf(tensors), metadata);
+        assert.equal(existsSync(out), false, "nothing at the target before commit");
+        for (const e of w.order) w.write(e.name, tensors.get(e.name)!.bytes());
+        w.commit();
+        assert.ok(readFileSync(out).equals(readFileSync(ref)), `same bytes (metadata ${JSON.stringify(metadata)})`);
+
+        // `order` is the file's layout: names in file order, with the header's offsets.
+        using r = openSafetensors(out);
+        assert.deepEqual(
+          w.order.map((e) => e.name),
+          r.keys(),
+        );
+        for (const e of w.order) {
+          const { name, ...entry } = e;
+          assert.deepEqual(entry, r.entry(name), name);
+        }
+      }
+    });
+    assert.deepEqual(readdirSync(dir).sort(), [0, 1, 2].flatMap((i) => [`ref${i}.safetensors`, `stream${i}.safetensors`]).sort(), "no temp files left");
+  });
+
+  it("abort() or disposing before commit leaves nothing behind and the existing target untouched", () =>
+    inTempDir((dir) => {
+      const path = join(dir, "x.safetensors");
+      const entries: SafetensorsStreamEntry[] = [
+        { name: "a", dtype: "float32", shape: [2] },
+        { name: "b", dtype: "float32", shape: [1] },
+      ];
+      const w = SafetensorsStreamWriter.create(path, entries);
+      w.write("a", new Uint8Array(8));
+      assert.equal(readdirSync(dir).length, 1, "the bytes go to a temp file in the same directory");
+      w.abort();
+      assert.deepEqual(readdirSync(dir), []);
+      w.abort(); // twice is fine
+      assert.throws(() => w.write("b", new Uint8Array(4)), isPft("argument", /writer already closed/));
+
+      writeFileSync(path, "previous checkpoint");
+      {
+        using u = SafetensorsStreamWriter.create(path, entries, { k: "v" });
+        u.write("a", new Uint8Array(8));
+      }
+      assert.deepEqual(readdirSync(dir), ["x.safetensors"]);
+      assert.equal(readFileSync(path, "utf8"), "previous checkpoint");
+
+      // Committing with tensors unwritten is refused and drops the temp file too.
+      const v = SafetensorsStreamWriter.create(path, entries);
+      v.write("a", new Uint8Array(8));
+      assert.throws(() => v.commit(), isPft("argument", /1 tensors unwritten \(next: 'b'\)/));
+      assert.deepEqual(readdirSync(dir), ["x.safetensors"]);
+      assert.equal(readFileSync(path, "utf8"), "previous checkpoint");
+
+      // A committed file stays: abort() and dispose after commit() do nothing.
+      {
+        using c = SafetensorsStreamWriter.create(path, entries);
+        c.write("a", new Uint8Array(new Float32Array([1, 2]).buffer));
+        c.write("b", new Uint8Array(new Float32Array([3]).buffer));
+        c.commit();
+        c.abort();
+      }
+      assert.deepEqual(readdirSync(dir), ["x.safetensors"]);
+      assert.deepEqual(arraysOf(path), { a: [1, 2], b: [3] });
+    }));
+
+  it("writing out of order, past the last tensor or with the wrong byte count is a PftError naming the tensors", () =>
+    inTempDir((dir) => {
+      const path = join(dir, "x.safetensors");
+      // Layout order: F64 "z" first (wider dtype), then F32 "a", "b".
+      using w = SafetensorsStreamWriter.create(path, [
+        { name: "b", dtype: "float32", shape: [1] },
+        { name: "a", dtype: "float32", shape: [2] },
+        { name: "z", dtype: "float64", shape: [1] },
+      ]);
+      assert.deepEqual(
+        w.order.map((e) => e.name),
+        ["z", "a", "b"],
+      );
+      assert.throws(() => w.write("a", new Uint8Array(8)), isPft("argument", new RegExp(`^${path}: tensor 'a' written where 'z' comes next$`)));
+      assert.throws(() => w.write("nope", new Uint8Array(8)), isPft("argument", /'nope' written where 'z' comes next/));
+      assert.throws(() => w.write("z", new Uint8Array(4)), isPft("engine", /tensor "z" gave 4 bytes, expected 8/));
+      assert.throws(() => w.write("z", new Uint8Array(9)), isPft("engine", /tensor "z" gave 9 bytes, expected 8/));
+      // A refused write writes nothing: the writer goes on from where it was.
+      w.write("z", new Uint8Array(new Float64Array([0.5]).buffer));
+      w.write("a", new Uint8Array(new Float32Array([1, 2]).buffer));
+      w.write("b", new Uint8Array(new Float32Array([3]).buffer));
+      assert.throws(() => w.write("b", new Uint8Array(4)), isPft("argument", /tensor 'b' written after the last one/));
+      w.commit();
+      assert.deepEqual(readdirSync(dir), ["x.safetensors"]);
+      assert.deepEqual(arraysOf(path), { z: [0.5], a: [1, 2], b: [3] });
+      assert.throws(() => w.commit(), isPft("argument", /writer already closed/));
+    }));
+
+  it("rejects bad entries and metadata before creating any file", () =>
+    inTempDir((dir) => {
+      const path = join(dir, "x.safetensors");
+      const f = (name: string, shape: number[] = [1]): SafetensorsStreamEntry => ({ name, dtype: "float32", shape });
+      assert.throws(() => SafetensorsStreamWriter.create(path, [f("a"), f("a")]), isPft("argument", /tensor "a" given twice/));
+      assert.throws(() => SafetensorsStreamWriter.create(path, [f("__metadata__")]), isPft("argument", /reserved/));
+      assert.throws(() => SafetensorsStreamWriter.create(path, [f("a", [-1])]), isPft("argument", /tensor "a": shape \[-1\] is not an array of non-negative integers/));
+      assert.throws(() => SafetensorsStreamWriter.create(path, [f("a", [1.5])]), isPft("argument", /shape \[1.5\]/));
+      assert.throws(() => SafetensorsStreamWriter.create(path, [{ name: "c", dtype: "complex64" as DType, shape: [1] }]), isPft("dtype", /tensor "c": dtype complex64 has no safetensors name/));
+      assert.throws(() => SafetensorsStreamWriter.create(path, [f("a")], { n: 1 } as unknown as Record<string, string>), isPft("argument", /metadata value for "n"/));
+      assert.deepEqual(readdirSync(dir), []);
+      assert.throws(() => SafetensorsStreamWriter.create(join(dir, "no-such-dir", "x.safetensors"), [f("a")]), isPft("io", /cannot create a temporary file/));
+    }));
+});
+
+describe("safetensors raw reads", () => {
+  const { dir, cleanup } = tempDir("pft-st-raw-");
+  after(cleanup);
+
+  it("readInto, bytes and view read one tensor's byte range with the reader's own file handle", () => {
+    const path = join(dir, "raw.safetensors");
+    const want = new Map<string, Uint8Array>();
+    scope(() => {
+      const tensors = new Map([
+        ["a", randomTensor("float32", [4])],
+        ["b", randomTensor("int64", [3])],
+        ["c", randomTensor("bfloat16", [2])],
+        ["e", randomTensor("float64", [0])],
+      ]);
+      for (const [k, t] of tensors) want.set(k, t.bytes());
+      writeSafetensors(path, tensors, { k: "v" });
+    });
+    const fds = openFds();
+    const r = openSafetensors(path);
+    try {
+      assert.equal(openFds(), fds + 1, "no file handle beyond the reader's");
+      assert.equal(r.dataStart, 8 + headerOf(path).n);
+      assert.deepEqual([...r.entries.keys()], r.keys());
+      assert.deepEqual(r.entries.get("a"), r.entry("a"));
+
+      // Into the start of a larger buffer: the returned part is a view of it, the rest untouched.
+      const target = new Uint8Array(64).fill(0xee);
+      for (const name of ["a", "b", "c", "e"]) {
+        target.fill(0xee);
+        const got = r.readInto(name, target);
+        assert.equal(got.buffer, target.buffer);
+        assert.equal(got.byteOffset, 0);
+        assert.deepEqual(got, want.get(name), name);
+        assert.ok(target.subarray(got.byteLength).every((x) => x === 0xee), `${name}: nothing written past its bytes`);
+        assert.deepEqual(r.bytes(name), want.get(name), name);
+        scope(() => assert.deepEqual(r.get(name).bytes(), want.get(name), name));
+      }
+      // A buffer of exactly the size, and one at an offset into a larger ArrayBuffer.
+      assert.deepEqual(r.readInto("a", new Uint8Array(16)), want.get("a"));
+      const offset = new Uint8Array(new ArrayBuffer(40), 8, 32);
+      assert.deepEqual(r.readInto("b", offset), want.get("b"));
+      assert.deepEqual(new Uint8Array(offset.buffer, 8, 24), want.get("b"));
+
+      // bytes() is a fresh copy; view() reuses one buffer of the reader.
+      assert.notEqual(r.bytes("a").buffer, r.bytes("a").buffer);
+      const v1 = r.view("b");
+      assert.deepEqual(v1, want.get("b"));
+      const v2 = r.view("a");
+      assert.equal(v2.buffer, v1.buffer, "view() reuses its buffer");
+      assert.deepEqual(v2, want.get("a"));
+
+      assert.throws(() => r.readInto("a", new Uint8Array(15)), (e: unknown) => e instanceof PftError && e.code === "argument" && /tensor "a" needs 16 bytes, the buffer holds 15/.test(e.message));
+      assert.throws(() => r.readInto("zzz", target), (e: unknown) => e instanceof PftError && e.code === "checkpoint" && /no tensor named "zzz"/.test(e.message));
+
+      // A file shortened after opening gives an error, not short bytes.
+      truncateSync(path, r.dataStart + r.entry("c").dataOffsets[1] - 1);
+      assert.throws(() => r.readInto("c", target), (e: unknown) => e instanceof PftError && e.code === "checkpoint" && /tensor "c": file ends 1 bytes early/.test(e.message));
+    } finally {
+      r.close();
+    }
+    assert.equal(openFds(), fds);
+    assert.throws(() => r.readInto("a", new Uint8Array(16)), (e: unknown) => e instanceof PftError && /reader is closed/.test(e.message));
   });
 });
