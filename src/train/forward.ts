@@ -24,6 +24,12 @@ export function forwardPartial(model: VisionModel, x: Tensor): Tensor {
       }),
     );
   }
-  for (const s of segments.slice(first)) h = s.run(h);
+  // Each intermediate handle is dropped as soon as the next segment has used it: autograd keeps
+  // its own references to what backward needs, so the storage of everything else is freed early.
+  for (const s of segments.slice(first)) {
+    const next = s.run(h);
+    if (h !== x && next !== h) h.dispose();
+    h = next;
+  }
   return h;
 }
