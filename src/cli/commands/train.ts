@@ -7,6 +7,7 @@ import { runTraining, readWeights, evaluate, buildLoaders, trainConfig, type Tra
 import { applyMethod, methodFromMetadata, methodSpec, type MethodSpec } from "../../peft/index.js";
 import type { FlagSpecs, FlagValues } from "../args.js";
 import type { Command } from "../command.js";
+import { robustnessFlags, runRobustEval } from "./robust.js";
 
 const trainingFlags: FlagSpecs = {
   data: { type: "string", help: "dataset: mnist, fashion-mnist, digits, cifar10:DIR, cifar100:DIR, folder:DIR" },
@@ -133,7 +134,7 @@ export const finetune: Command = {
 
 export const evalCommand: Command = {
   summary: "top-1 accuracy and loss of weights on a dataset split",
-  usage: "pft eval --ckpt runs/ft [--data mnist] [--split test|val|train] [--json]",
+  usage: "pft eval --ckpt runs/ft [--data mnist] [--split test|val|train] [--json]\n       pft eval --ckpt runs/ft --robustness [--c-per-class 100] [--c-seed 0] [--extras] [--ood digits] [--json]",
   flags: {
     ckpt: { type: "string", help: "weights: a .safetensors file or a run directory" },
     model: { type: "string", help: "model name (default: the one recorded in the weights)" },
@@ -142,6 +143,7 @@ export const evalCommand: Command = {
     "batch-size": { type: "integer", default: 256, help: "images per batch" },
     seed: { type: "integer", default: 0, help: "seed of the validation split" },
     json: { type: "boolean", help: "print JSON" },
+    ...robustnessFlags,
   },
   run(_p, f) {
     const w = readWeights(need(f, "ckpt"));
@@ -156,6 +158,7 @@ export const evalCommand: Command = {
     const report = loadPretrained(model, w.tensors);
     if (report.headReset) throw new PftError("checkpoint", `${w.file} has ${report.headReset.checkpointClasses} classes, ${data} has ${report.headReset.modelClasses}`);
     const cfg = trainConfig({ batchSize: f["batch-size"] as number, precision: engineInfo().cpuBf16 ? "bf16" : "fp32" });
+    if (f.robustness || f.ood !== undefined) return runRobustEval(model, { weights: w.file, model: modelName, data, splits, bf16: cfg.precision === "bf16", batchSize: cfg.batchSize }, f);
     const loaders = buildLoaders(splits, model, cfg, { evalBatchSize: cfg.batchSize });
     const split = f.split as string;
     const loader = split === "test" ? loaders.test : split === "val" ? loaders.val : split === "train" ? buildLoaders(splits, model, cfg, { augment: false }).train : null;
