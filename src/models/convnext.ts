@@ -15,29 +15,14 @@ import { Module, Parameter, Linear, LayerNorm, LayerNorm2d, Conv2d, Dropout, Dro
 import { VisionModel, type Segment } from "./base.js";
 import type { UnitRules } from "./catalog.js";
 import { registerModel, registerUnitRules, definedOnly } from "./registry.js";
+// The MLP is timm's Mlp, shared with ViT (fc1 -> GELU -> fc2 over channels-last input).
+import { Mlp } from "./vit.js";
 
 /** timm's ConvNeXt uses eps 1e-6 in every LayerNorm (stem, downsampling, blocks, head). */
 const LN_EPS = 1e-6;
 
 // ------------------------------------------------------------------ blocks
 
-/** fc1 -> GELU -> fc2 over channels-last input (timm's Mlp; its norm is Identity here). */
-export class Mlp extends Module {
-  readonly fc1: Linear;
-  readonly drop1: Dropout;
-  readonly fc2: Linear;
-  readonly drop2: Dropout;
-  constructor(inFeatures: number, hidden: number, drop = 0) {
-    super();
-    this.fc1 = new Linear(inFeatures, hidden);
-    this.drop1 = new Dropout(drop);
-    this.fc2 = new Linear(hidden, inFeatures);
-    this.drop2 = new Dropout(drop);
-  }
-  override forward(x: Tensor): Tensor {
-    return scope(() => this.drop2.forward(this.fc2.forward(this.drop1.forward(this.fc1.forward(x).gelu()))));
-  }
-}
 
 export interface ConvNeXtBlockOptions {
   kernelSize: number;
