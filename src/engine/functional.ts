@@ -1,5 +1,6 @@
 // Neural-network ops, in the spirit of torch.nn.functional. Each is one fused libtorch call.
 import { callNative as call, Tensor } from "./tensor.js";
+import { scope } from "./scope.js";
 
 const h = (t: Tensor | null | undefined) => (t ? t.handle : null);
 const own = (x: unknown) => Tensor.own(x as never);
@@ -12,8 +13,16 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return own(call("linear", x.handle, weight.handle, h(bias)));
 }
 
-/** LayerNorm over the trailing `normalizedShape` dimensions. */
+/**
+ * LayerNorm over the trailing `normalizedShape` dimensions. An input whose dtype differs from the
+ * affine parameters' (bf16 activations under autocast, float32 weights) is normalised in the
+ * parameters' dtype: libtorch 1.13 refuses the mix, and normalisation belongs in float32 anyway.
+ */
 export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const want = weight?.dtype ?? bias?.dtype;
+  if (want && want !== x.dtype) {
+    return scope(() => own(call("layerNorm", x.to(want).handle, normalizedShape, h(weight), h(bias), eps)));
+  }
   return own(call("layerNorm", x.handle, normalizedShape, h(weight), h(bias), eps));
 }
 

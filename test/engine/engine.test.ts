@@ -227,3 +227,12 @@ test("a small MLP learns a nonlinear task (loss and accuracy asserted)", () => {
   assert.ok(last < 0.15 && last < first / 4, `loss ${first.toFixed(3)} -> ${last.toFixed(3)}`);
   assert.ok(acc > 0.95, `accuracy ${acc}`);
 });
+
+test("layerNorm of bf16 activations with float32 weights normalises in float32 (libtorch 1.13 refuses the mix)", () => {
+  const x = Tensor.randn([3, 8]);
+  const w = Tensor.randn([8]);
+  const b = Tensor.randn([8]);
+  const y = F.layerNorm(x.to("bfloat16"), [8], w, b);
+  assert.equal(y.dtype, "float32");
+  assertClose(y.toArray(), F.layerNorm(x.to("bfloat16").float(), [8], w, b).toArray(), 0, 0, "same as upcasting first");
+});
