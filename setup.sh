@@ -10,6 +10,7 @@ packages=(
   python3-torch python3-torchvision  # reference peers for tests and benchmarks only
   dataset-fashion-mnist       # real data that installs offline
   g++ make python3            # node-gyp builds the native addon
+  chromium                    # the report test opens report.html headless
 )
 [ -n "${LIBTORCH:-}" ] || packages+=(libtorch-dev)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

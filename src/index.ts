@@ -9,3 +9,6 @@ export * as train from "./train/index.js";
 export * as partial from "./partial/index.js";
 export * as peft from "./peft/index.js";
 export * as soups from "./soups/index.js";
+export * as robust from "./robust/index.js";
+export * as study from "./study/index.js";
+export * as report from "./report/index.js";

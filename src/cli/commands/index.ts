@@ -5,6 +5,7 @@ import { bench } from "./bench.js";
 import { pretrain, finetune, evalCommand, models } from "./train.js";
 import { angles, plan, params } from "./partial.js";
 import { soup } from "./soup.js";
+import { study } from "./study.js";
 
 export const commands: Record<string, Command> = {
   info,
@@ -17,4 +18,5 @@ export const commands: Record<string, Command> = {
   finetune,
   eval: evalCommand,
   soup,
+  study,
 };

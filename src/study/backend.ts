@@ -1,0 +1,96 @@
+// What the study asks of the rest of pft, in one replaceable object: train a run into its
+// directory, compute fine-tuned angles, make a soup. The real backend is runTraining,
+// computeAngles and makeSoup; tests pass a stub that writes small run directories instantly.
+import { describeEngine } from "../engine/index.js";
+import { PftError } from "../errors.js";
+import { loadDataset } from "../data/index.js";
+import { createModel, loadPretrained, type VisionModel } from "../models/index.js";
+import { readSafetensors } from "../nn/index.js";
+import { computeAngles, type AngleReport } from "../partial/index.js";
+import { evaluateOod, evaluateRobustness, modelClassifier, type Classifier } from "../robust/index.js";
+import { makeSoup, type SoupOptions, type SoupReport } from "../soups/index.js";
+import { runTraining, type RunOptions } from "../train/index.js";
+
+/** Table 4 for a few checkpoints of one model: corruptions of a test split, and a shifted dataset. */
+export interface RobustnessRequest {
+  /** Registered model name. */
+  model: string;
+  /** Plain weights files (runs' model.safetensors, soups). */
+  checkpoints: { label: string; weights: string }[];
+  /** The dataset the models were fine-tuned on (its test split is corrupted; the reference fits its train split). */
+  data: string;
+  /** A dataset with the same classes, evaluated as it is; null: none. */
+  ood: string | null;
+  perClass: number;
+  seed: number;
+  /** Evaluate under bf16 autocast (as the runs were evaluated) or in float32. */
+  bf16: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RobustnessResult {
+  corruption: { dataset: string; images: number; perClass: number | null; seed: number; types: number };
+  ood: { dataset: string; images: number } | null;
+  /** In the order of the checkpoints. */
+  rows: { label: string; oodAcc: number | null; mce: number; relativeMce: number | null; corruptedAcc: number }[];
+}
+
+export interface StudyBackend {
+  /** Trains one run into `o.out` (resuming from its checkpoint when there is one); writes result.json last. */
+  train(o: RunOptions): void;
+  /** Fine-tuned angle of every unit between two weights files or run directories. */
+  angles(pretrained: string, finetuned: string): AngleReport;
+  /** A model soup of run directories (weights, and a JSON report next to them). */
+  soup(o: SoupOptions): SoupReport;
+  /** Corruption benchmark and out-of-distribution accuracy (src/robust). */
+  robustness(o: RobustnessRequest): RobustnessResult;
+  /** One line on the compute engine, for the report (null if unknown). */
+  engine(): string | null;
+}
+
+export const realBackend: StudyBackend = {
+  train(o) {
+    runTraining(o);
+  },
+  angles: computeAngles,
+  soup: makeSoup,
+  robustness: robustnessOf,
+  engine: () => describeEngine(),
+};
+
+function robustnessOf(o: RobustnessRequest): RobustnessResult {
+  const bf16 = o.bf16;
+  const splits = loadDataset(o.data, {});
+  const models: VisionModel[] = [];
+  try {
+    for (const c of o.checkpoints) {
+      const m = createModel(o.model, { numClasses: splits.train.classes.length });
+      models.push(m);
+      const w = readSafetensors(c.weights);
+      const r = loadPretrained(m, w.tensors);
+      w.tensors.forEach((t) => t.dispose());
+      if (r.headReset) throw new PftError("checkpoint", `${c.weights}: its classifier does not fit ${o.data}`);
+    }
+    const classifiers: Record<string, Classifier> = Object.fromEntries(models.map((m, i) => [`m${i}`, modelClassifier(m, { bf16 })]));
+    // Images under 16 pixels a side (the 8x8 digits) are corrupted at the model's input size, which they are upscaled to anyway.
+    const size = splits.test.height < 16 ? models[0].imageSize : undefined;
+    const report = evaluateRobustness(classifiers, { train: splits.train, test: splits.test }, { perClass: o.perClass, seed: o.seed, size, log: o.log });
+    const shifted = o.ood ? loadDataset(o.ood, {}).test : null;
+    return {
+      corruption: { dataset: report.dataset, images: report.n, perClass: report.perClass, seed: report.seed, types: report.corruptions.length },
+      ood: shifted ? { dataset: shifted.name, images: shifted.length } : null,
+      rows: o.checkpoints.map((c, i) => {
+        const r = report.models[`m${i}`];
+        return {
+          label: c.label,
+          oodAcc: shifted ? evaluateOod(models[i], shifted, { sourceClasses: splits.train.classes, bf16 }).acc : null,
+          mce: r.mce,
+          relativeMce: r.relativeMce,
+          corruptedAcc: 1 - r.meanError,
+        };
+      }),
+    };
+  } finally {
+    models.forEach((m) => m.dispose());
+  }
+}

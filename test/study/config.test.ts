@@ -1,0 +1,101 @@
+// The study configuration (presets, override files, validation) and the design it expands to.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { catalogOf, createModel } from "../../src/models/index.js";
+import { designStudy, LIBRARY, loadStudyConfig, mergeConfig, PRESETS, validateStudyConfig, type ModelFacts, type StudyConfig } from "../../src/study/index.js";
+import { tempDir } from "../helpers/reference.js";
+
+function facts(cfg: StudyConfig): Map<string, ModelFacts> {
+  return new Map(
+    cfg.models.map((m) => {
+      const model = createModel(m.name, { numClasses: 10 });
+      try {
+        return [m.key, { catalog: catalogOf(model), shapes: new Map(model.namedParameters().map((n) => [n.name, n.param.shape])) }];
+      } finally {
+        model.dispose();
+      }
+    }),
+  );
+}
+
+test("the presets are valid configurations", () => {
+  for (const name of Object.keys(PRESETS)) assert.doesNotThrow(() => validateStudyConfig(structuredClone(PRESETS[name])), name);
+});
+
+test("an override file changes what it names; models and targets merge by key", () => {
+  const { dir, cleanup } = tempDir("pft-study-config-");
+  try {
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ seeds: [3, 4], finetune: { epochs: 7 }, models: [{ key: "vit", ablationTopk: [[1]] }], targets: ["fashion", "digits"] }));
+    const cfg = loadStudyConfig("quick", file);
+    assert.deepEqual(cfg.seeds, [3, 4]);
+    assert.equal(cfg.finetune.epochs, 7);
+    assert.equal(cfg.finetune.lr, PRESETS.quick.finetune.lr, "sibling keys kept");
+    assert.deepEqual(cfg.models[0].ablationTopk, [[1]]);
+    assert.equal(cfg.models[0].name, "vit_micro_patch4_28", "the rest of the vit entry comes from the preset");
+    assert.deepEqual(cfg.targets.map((t) => t.key), ["fashion", "digits"]);
+  } finally {
+    cleanup();
+  }
+});
+
+test("bad configurations are errors naming the path", () => {
+  const bad = (over: unknown, pattern: RegExp) => assert.throws(() => validateStudyConfig(mergeConfig(structuredClone(PRESETS.quick), over)), pattern);
+  bad({ finetune: { epochz: 3 } }, /config\.finetune: .*unknown training option 'epochz'/);
+  bad({ seeds: [0, "1"] }, /config\.seeds\[1\] must be a whole number/);
+  bad({ colour: "red" }, /unknown key config\.colour/);
+  bad({ models: [{ key: "vit", fapftTopk: { easy: [2], hard: 2 } }] }, /config\.models\[0\]\.fapftTopk\.hard must be a list/);
+  bad({ models: [{ key: "new", name: "swin_micro_patch2_window7_28" }] }, /config\.models\[0\]\.pretrain is missing/);
+  bad({ targets: [{ key: "digits", testPerClass: 10 }, "fashion"] }, /digits: testPerClass and trainPool apply to mnist and fashion-mnist/);
+  bad({ targets: ["digits"] }, /difficulty "auto" compares targets/);
+  bad({ models: [{ key: "vit", methodOptions: { prompt: 3 } }] }, /unknown key config\.models\[0\]\.methodOptions\.prompt/);
+  assert.throws(() => mergeConfig(PRESETS.quick, { models: ["resnet"] }, LIBRARY), /models\[0\] names 'resnet', which is not defined \(known: vit, swin, convnext\)/);
+  assert.throws(() => loadStudyConfig("huge"), /unknown study preset 'huge'/);
+});
+
+test("the quick design: every step once, ids unique, shared slots merged, and the order respects dependencies", () => {
+  const cfg = loadStudyConfig("quick");
+  const { slots, notApplicable } = designStudy(cfg, facts(cfg));
+  const ids = slots.map((s) => s.id);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.equal(ids[0], "vit-pretrain");
+  const per = (target: string) => ids.filter((i) => i.includes(`-${target}-`));
+  // full, 2 variants, fapft, 8 manual strategies + linear, 4 baselines, 2x2 ablation: 21 per target.
+  for (const t of ["digits", "fashion"]) assert.equal(per(t).length, 21, per(t).join(" "));
+  for (const s of ["attn", "ffn", "attn-first-half", "attn-last-half", "ffn-first-half", "ffn-last-half", "blocks-first-half", "blocks-last-half", "linear", "adapter", "vpt", "ssf", "lora", "fapft"]) {
+    assert.ok(ids.includes(`vit-digits-${s}-s0`), s);
+  }
+  assert.deepEqual(slots.find((s) => s.id === "vit-fashion-full-lr0.001-s0")!.purposes, ["consistency", "soup"]);
+  assert.deepEqual(notApplicable.get("vit"), []);
+  // FAPFT runs after the full fine-tunes whose angles it uses (and that decide the difficulty).
+  const lastFull = Math.max(...slots.flatMap((s, i) => (s.kind === "full" && s.purposes.includes("main") ? [i] : [])));
+  slots.forEach((s, i) => {
+    if (s.fapft) assert.ok(i > lastFull && ids.indexOf(s.fapft.anglesFrom) < i, s.id);
+  });
+  const adapter = slots.find((s) => s.method?.method === "adapter")!;
+  assert.deepEqual(adapter.method, { method: "adapter", reduction: 8 });
+  assert.equal(slots.find((s) => s.id === "vit-digits-full-ep1-s0")!.config.epochs, 1);
+  assert.equal(slots.find((s) => s.id === "vit-digits-attn-s0")!.config.lr, cfg.finetune.lr, "partial runs share the full recipe");
+});
+
+test("strategies and baselines that do not apply to an architecture are left out, with the reason", () => {
+  // A new key starts from the template; "convnext" and "swin" are known entries.
+  const cfg = validateStudyConfig(
+    mergeConfig(
+      structuredClone(PRESETS.quick),
+      { models: ["vit", "swin", { key: "cnx", name: "convnext_micro_28", fapftTopk: { easy: [2, 2, 1, 1], hard: [0, 0, 1, 2] }, ablationTopk: [[0, 0, 1, 1]], soupTopk: [[0, 0, 1, 1], [0, 0, 1, 2]] }] },
+      LIBRARY,
+    ),
+  );
+  const { slots, notApplicable } = designStudy(cfg, facts(cfg));
+  const left = notApplicable.get("cnx")!.map((n) => n.what);
+  for (const w of ["ATTN-only (B)", "FFN-only (C)", "ATTN, first half (D)", "FFN, last half (G)", "VPT-Deep", "SSF"]) assert.ok(left.includes(w), `${w} in ${left.join(", ")}`);
+  assert.ok(slots.some((s) => s.id === "cnx-digits-blocks-last-half-s0"));
+  assert.ok(slots.some((s) => s.id === "cnx-digits-top0.0.1.1-largest-s0"));
+  assert.ok(slots.some((s) => s.id === "cnx-fashion-top0.0.1.2-auto-s0"), "a soup top-k outside the ablation gets its own slot");
+  assert.ok(!slots.some((s) => s.id.startsWith("cnx-") && s.strategy === "attn"));
+  assert.deepEqual(notApplicable.get("swin")!.map((n) => n.what), ["VPT-Deep"]);
+  assert.ok(slots.some((s) => s.id === "swin-digits-attn-s0"));
+});
