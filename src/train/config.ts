@@ -1,15 +1,23 @@
 // The training recipe (the paper's: AdamW, linear warm-up then cosine decay, mixed precision),
 // scaled to small runs. One small typed config; unknown keys and wrong types are errors.
+// A run is `epochs` long, or exactly `steps` optimizer steps (HF Trainer's max_steps).
 import { PftError } from "../errors.js";
+import type { WarmupCosineSchedule } from "../optim/index.js";
 
 export interface TrainConfig {
+  /** Passes over the training data; ignored when `steps` is set. */
   epochs: number;
+  /** Train exactly this many optimizer steps instead of `epochs` (the last epoch may be partial); null/absent: epochs. */
+  steps?: number | null;
   batchSize: number;
   /** Peak learning rate, reached after warm-up. */
   lr: number;
   /** Floor of the cosine decay. */
   minLr: number;
+  /** Warm-up length in epochs, converted to steps at the run's steps per epoch (as timm does). */
   warmupEpochs: number;
+  /** Warm-up length in optimizer steps, instead of warmupEpochs; null/absent: warmupEpochs. */
+  warmupSteps?: number | null;
   /** lr at step 0 of the warm-up. */
   warmupLr: number;
   weightDecay: number;
@@ -46,10 +54,12 @@ export const TRAIN_DEFAULTS: TrainConfig = {
 
 const RANGES: Record<keyof TrainConfig, (v: unknown) => boolean> = {
   epochs: (v) => Number.isInteger(v) && (v as number) >= 1,
+  steps: (v) => Number.isInteger(v) && (v as number) >= 1,
   batchSize: (v) => Number.isInteger(v) && (v as number) >= 1,
   lr: (v) => typeof v === "number" && v > 0,
   minLr: (v) => typeof v === "number" && v >= 0,
   warmupEpochs: (v) => typeof v === "number" && v >= 0,
+  warmupSteps: (v) => Number.isInteger(v) && (v as number) >= 0,
   warmupLr: (v) => typeof v === "number" && v >= 0,
   weightDecay: (v) => typeof v === "number" && v >= 0,
   clipGrad: (v) => typeof v === "number" && v >= 0,
@@ -66,10 +76,45 @@ export function trainConfig(overrides: Record<string, unknown> = {}): TrainConfi
   const cfg: Record<string, unknown> = { ...TRAIN_DEFAULTS };
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) continue;
+    // null unsets the optional lengths; leaving the key out keeps older runs' fingerprints (resume) unchanged.
+    if (v === null && (k === "steps" || k === "warmupSteps")) continue;
     if (!(k in RANGES)) throw new PftError("config", `unknown training option '${k}'`);
     if (!RANGES[k as keyof TrainConfig](v)) throw new PftError("config", `invalid value for training option '${k}': ${JSON.stringify(v)}`);
     cfg[k] = v;
   }
   if ((cfg.minLr as number) > (cfg.lr as number)) throw new PftError("config", `minLr (${cfg.minLr}) is above lr (${cfg.lr})`);
+  const given = (k: keyof TrainConfig) => overrides[k] !== undefined && overrides[k] !== null;
+  if (given("steps") && given("epochs")) throw new PftError("config", "give epochs or steps, not both");
+  if (given("warmupSteps") && given("warmupEpochs")) throw new PftError("config", "give warmupEpochs or warmupSteps, not both");
   return cfg as unknown as TrainConfig;
+}
+
+/** How long a run trains, once its steps per epoch are known (recorded in run.json, result.json and metrics.jsonl). */
+export interface TrainBudget {
+  /** What the run was configured in. */
+  unit: "epochs" | "steps";
+  /** Optimizer steps in all: the schedule's length. */
+  steps: number;
+  /** Epochs the steps span, ceil(steps / stepsPerEpoch): with a steps budget the last one may be partial. */
+  epochs: number;
+  stepsPerEpoch: number;
+  /** Linear warm-up length: warmupSteps, or warmupEpochs * stepsPerEpoch rounded. */
+  warmupSteps: number;
+}
+
+export function trainBudget(cfg: TrainConfig, stepsPerEpoch: number): TrainBudget {
+  const unit = cfg.steps != null ? "steps" : "epochs";
+  const steps = cfg.steps ?? cfg.epochs * stepsPerEpoch;
+  const warmupSteps = cfg.warmupSteps ?? Math.round(cfg.warmupEpochs * stepsPerEpoch);
+  // A run shorter than its warm-up never reaches the peak lr: the trap of the default one-epoch
+  // warm-up under a small step budget, so refused here (epoch-only configs keep their old behaviour).
+  if ((cfg.steps != null || cfg.warmupSteps != null) && warmupSteps > steps) {
+    throw new PftError("config", `the warm-up (${warmupSteps} steps) is longer than the run (${steps} steps): shorten it (warmupEpochs or warmupSteps)`);
+  }
+  return { unit, steps, epochs: Math.ceil(steps / stepsPerEpoch), stepsPerEpoch, warmupSteps };
+}
+
+/** The run's lr schedule: linear warm-up then cosine decay over the budget's steps (timm's, per step). */
+export function lrSchedule(cfg: TrainConfig, budget: TrainBudget): Omit<WarmupCosineSchedule, "kind"> {
+  return { baseLr: cfg.lr, warmupInit: cfg.warmupLr, warmupSteps: budget.warmupSteps, totalSteps: budget.steps, minLr: cfg.minLr };
 }

@@ -1,5 +1,5 @@
 // Training: the config, the partial forward, the loop, evaluation and run directories.
-export { trainConfig, TRAIN_DEFAULTS, type TrainConfig } from "./config.js";
+export { trainConfig, trainBudget, lrSchedule, TRAIN_DEFAULTS, type TrainConfig, type TrainBudget } from "./config.js";
 export { forwardPartial, firstTrainableSegment } from "./forward.js";
 export { train, type TrainJob, type TrainResult, type EpochRecord, type Batch, type BatchSource } from "./trainer.js";
 export { evaluate, type EvalResult } from "./evaluate.js";

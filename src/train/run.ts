@@ -59,6 +59,8 @@ export interface RunResult {
   seed: number;
   trainable: number;
   total: number;
+  /** How long it trained: the unit it was configured in (epochs or steps), steps, epochs, warm-up. */
+  budget: TrainResult["budget"];
   best: TrainResult["best"];
   test: EvalResult;
   epochs: TrainResult["epochs"];
@@ -127,7 +129,7 @@ export function runTraining(o: RunOptions): RunResult {
     progress: o.progress ?? createProgress(),
   });
   const test = evaluate(trained, loaders.test, cfg.precision === "bf16");
-  const out: RunResult = { out: o.out, model: modelName, strategy, ...(peft ? { method: peft.spec } : {}), seed: cfg.seed, trainable: result.trainable, total: result.total, best: result.best, test, epochs: result.epochs };
+  const out: RunResult = { out: o.out, model: modelName, strategy, ...(peft ? { method: peft.spec } : {}), seed: cfg.seed, trainable: result.trainable, total: result.total, budget: result.budget, best: result.best, test, epochs: result.epochs };
   writeJsonAtomic(join(o.out, "result.json"), out);
   log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, "model.safetensors")}`);
   if (peft && o.merge) {

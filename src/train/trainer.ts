@@ -1,7 +1,8 @@
 // The training loop, readable in one sitting (nanoGPT's train.py shape): set up the trainable
 // set and the optimizer, resume if asked, then per step: lr from the schedule, forward (frozen
 // prefix without autograd, bf16 autocast), loss, NaN guard, backward, clip, step, EMA; per epoch:
-// evaluate, keep the best, checkpoint atomically.
+// evaluate, keep the best, checkpoint atomically. A run lasts `epochs`, or exactly `steps`
+// optimizer steps: then the last epoch stops part-way and is evaluated and checkpointed as usual.
 import { join } from "node:path";
 import { existsSync, mkdirSync } from "node:fs";
 import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, type Tensor } from "../engine/index.js";
@@ -10,7 +11,7 @@ import type { VisionModel } from "../models/index.js";
 import { readSafetensors, writeSafetensors, type NamedParameter } from "../nn/index.js";
 import { AdamW, clipGradNorm, paramGroupsWeightDecay, warmupCosine } from "../optim/index.js";
 import { appendMetrics, loadCheckpoint, saveCheckpoint, truncateMetrics, writeJsonAtomic } from "./checkpoint.js";
-import type { TrainConfig } from "./config.js";
+import { lrSchedule, trainBudget, type TrainBudget, type TrainConfig } from "./config.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { forwardPartial } from "./forward.js";
 import { createProgress, type Progress } from "./progress.js";
@@ -49,7 +50,14 @@ export interface TrainJob {
 
 export interface EpochRecord {
   epoch: number;
+  /** Optimizer steps taken so far (after this epoch). */
   step: number;
+  /** Optimizer steps in this epoch: fewer than steps per epoch in the last epoch of a steps budget. */
+  epochSteps: number;
+  /** The run's budget: its unit and its length in steps. */
+  budget: TrainBudget["unit"];
+  totalSteps: number;
+  /** lr of this epoch's last step. */
   lr: number;
   trainLoss: number;
   valAcc: number | null;
@@ -63,6 +71,7 @@ export interface TrainResult {
   best: { epoch: number; acc: number; loss: number } | null;
   trainable: number;
   total: number;
+  budget: TrainBudget;
   /** True when haltAfterEpochs stopped the run early. */
   halted: boolean;
 }
@@ -85,14 +94,8 @@ export function train(job: TrainJob): TrainResult {
   if (trainable.length === 0) throw new PftError("config", "no parameter is trainable: nothing to fine-tune");
   const opt = new AdamW(paramGroupsWeightDecay(trainable, cfg.weightDecay, model.noWeightDecay()), { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const ema = cfg.ema > 0 ? new Ema(trainable, cfg.ema) : null;
-  const stepsPerEpoch = job.train.stepsPerEpoch;
-  const schedule = {
-    baseLr: cfg.lr,
-    warmupInit: cfg.warmupLr,
-    warmupSteps: Math.round(cfg.warmupEpochs * stepsPerEpoch),
-    totalSteps: cfg.epochs * stepsPerEpoch,
-    minLr: cfg.minLr,
-  };
+  const budget = trainBudget(cfg, job.train.stepsPerEpoch);
+  const schedule = lrSchedule(cfg, budget);
   const fingerprint = JSON.stringify({ cfg, describe: job.describe ?? {}, trainable: trainable.map((t) => t.name) });
 
   // ---- where we start
@@ -116,6 +119,7 @@ export function train(job: TrainJob): TrainResult {
     writeJsonAtomic(join(job.outDir, "run.json"), {
       ...job.describe,
       config: cfg,
+      budget,
       seed: cfg.seed,
       precision: cfg.precision,
       trainable: trainable.map((t) => t.name),
@@ -128,7 +132,7 @@ export function train(job: TrainJob): TrainResult {
   const params = trainable.map((t) => t.param);
   const records: EpochRecord[] = [];
   let halted = false;
-  for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+  for (let epoch = startEpoch; epoch < budget.epochs; epoch++) {
     if (job.haltAfterEpochs !== undefined && epoch - startEpoch >= job.haltAfterEpochs) {
       halted = true;
       break;
@@ -140,7 +144,8 @@ export function train(job: TrainJob): TrainResult {
     let seen = 0;
     let images = 0;
     let lr = 0;
-    progress.start(`epoch ${epoch + 1}/${cfg.epochs}`, stepsPerEpoch);
+    const epochSteps = Math.min(budget.stepsPerEpoch, budget.steps - globalStep);
+    progress.start(`epoch ${epoch + 1}/${budget.epochs}`, epochSteps);
     let step = 0;
     for (const batch of job.train.batches(epoch)) {
       lr = warmupCosine(globalStep, schedule);
@@ -169,6 +174,7 @@ export function train(job: TrainJob): TrainResult {
       globalStep++;
       step++;
       progress.tick(step, `loss ${(lossSum / seen).toFixed(4)} lr ${lr.toExponential(2)}`);
+      if (step === epochSteps) break; // the step budget ends here (before the next batch is made)
     }
     const seconds = (Date.now() - t0) / 1000;
 
@@ -181,6 +187,9 @@ export function train(job: TrainJob): TrainResult {
     const record: EpochRecord = {
       epoch: epoch + 1,
       step: globalStep,
+      epochSteps: step,
+      budget: budget.unit,
+      totalSteps: budget.steps,
       lr,
       trainLoss: lossSum / Math.max(seen, 1),
       valAcc: val?.acc ?? null,
@@ -225,6 +234,7 @@ export function train(job: TrainJob): TrainResult {
     best,
     trainable: model.countParameters({ trainableOnly: true }),
     total: model.countParameters(),
+    budget,
     halted,
   };
 

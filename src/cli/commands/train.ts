@@ -12,11 +12,14 @@ import { robustnessFlags, runRobustEval } from "./robust.js";
 const trainingFlags: FlagSpecs = {
   data: { type: "string", help: "dataset: mnist, fashion-mnist, digits, cifar10:DIR, cifar100:DIR, folder:DIR" },
   out: { type: "string", help: "run directory (checkpoints, metrics, weights, result.json)" },
-  epochs: { type: "integer", default: 10, help: "epochs" },
+  // epochs and warmup-epochs have no parser default, so an explicit one can be told apart from --steps / --warmup-steps.
+  epochs: { type: "integer", help: "epochs (default 10)" },
+  steps: { type: "integer", help: "train exactly this many optimizer steps instead of --epochs (the last epoch may be partial)" },
   "batch-size": { type: "integer", default: 64, help: "images per step" },
   lr: { type: "number", default: 1e-3, help: "peak learning rate (AdamW, warm-up then cosine)" },
   "min-lr": { type: "number", default: 1e-6, help: "end of the cosine decay" },
-  "warmup-epochs": { type: "number", default: 1, help: "linear warm-up length" },
+  "warmup-epochs": { type: "number", help: "linear warm-up length in epochs (default 1)" },
+  "warmup-steps": { type: "integer", help: "linear warm-up length in optimizer steps, instead of --warmup-epochs" },
   "weight-decay": { type: "number", default: 0.05, help: "AdamW weight decay (not on 1-d params and tokens)" },
   "clip-grad": { type: "number", default: 0, help: "clip the global gradient norm (0: off)" },
   "label-smoothing": { type: "number", default: 0.1, help: "label smoothing" },
@@ -34,12 +37,19 @@ const trainingFlags: FlagSpecs = {
 };
 
 function configFrom(f: FlagValues): Partial<TrainConfig> {
+  for (const [a, b] of [["steps", "epochs"], ["warmup-steps", "warmup-epochs"]]) {
+    if (f[a] !== undefined && f[b] !== undefined) throw new PftError("argument", `--${a} and --${b} exclude each other: give one`);
+  }
+  if (f.steps !== undefined && (f.steps as number) < 1) throw new PftError("argument", `--steps needs a positive number of optimizer steps, got ${f.steps}`);
+  if (f["warmup-steps"] !== undefined && (f["warmup-steps"] as number) < 0) throw new PftError("argument", `--warmup-steps needs a number of steps >= 0, got ${f["warmup-steps"]}`);
   return {
-    epochs: f.epochs as number,
+    epochs: f.epochs as number | undefined,
+    steps: f.steps as number | undefined,
     batchSize: f["batch-size"] as number,
     lr: f.lr as number,
     minLr: f["min-lr"] as number,
-    warmupEpochs: f["warmup-epochs"] as number,
+    warmupEpochs: f["warmup-epochs"] as number | undefined,
+    warmupSteps: f["warmup-steps"] as number | undefined,
     weightDecay: f["weight-decay"] as number,
     clipGrad: f["clip-grad"] as number,
     labelSmoothing: f["label-smoothing"] as number,
@@ -103,7 +113,7 @@ function runCommand(f: FlagValues, extra: { model?: string; from?: string; strat
 
 export const pretrain: Command = {
   summary: "train a small model from scratch (pft's stand-in for downloading pretrained weights)",
-  usage: "pft pretrain --model vit_micro_patch4_28 --data fashion-mnist --out runs/pre [--epochs 10] [--seed 0] ...",
+  usage: "pft pretrain --model vit_micro_patch4_28 --data fashion-mnist --out runs/pre [--epochs 10 | --steps N] [--seed 0] ...",
   flags: { model: { type: "string", help: "registered model (pft models)" }, ...trainingFlags },
   run(_p, f) {
     runCommand(f, { model: need(f, "model") });
