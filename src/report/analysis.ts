@@ -1,6 +1,6 @@
 // What the records say, computed: rows of the method tables (mean and standard deviation over
 // seeds), and the paper's claims checked one by one with the numbers behind each verdict.
-import type { ConsistencyRecord, DifficultyRecord, RunRecord, SoupRecord, StudyRecords } from "./records.js";
+import type { ConsistencyRecord, CostMethodRecord, CostRecord, DifficultyRecord, RunRecord, SoupRecord, StudyRecords } from "./records.js";
 import { mean, points, pctStd, summarize, type Summary } from "./stats.js";
 
 /** Table 1/2's rows, in the paper's order. */
@@ -108,6 +108,127 @@ export function ablationRuns(rec: StudyRecords, model: string, target: string): 
 export function soupsOf(rec: StudyRecords, model: string, target: string): { fft: SoupRecord | undefined; fapft: SoupRecord | undefined } {
   const find = (kind: string) => rec.soups.find((s) => s.model === model && s.target === target && s.kind === kind);
   return { fft: find("fft"), fapft: find("fapft") };
+}
+
+/** One method's cost over full fine-tuning's (training) and over the plain model's (test: full fine-tuning's test step); null where the reference is 0. */
+export interface CostRatios {
+  trainLatency: number | null;
+  trainRss: number | null;
+  trainTensor: number | null;
+  testLatency: number | null;
+  testRss: number | null;
+  testTensor: number | null;
+}
+
+const ratio = (a: number, b: number): number | null => (b > 0 && Number.isFinite(a) ? a / b : null);
+
+export function costRatios(row: CostMethodRecord, full: CostMethodRecord): CostRatios {
+  return {
+    trainLatency: ratio(row.train.latencyMs, full.train.latencyMs),
+    trainRss: ratio(row.train.rssMiB, full.train.rssMiB),
+    trainTensor: ratio(row.train.tensorMiB, full.train.tensorMiB),
+    testLatency: ratio(row.test.latencyMs, full.test.latencyMs),
+    testRss: ratio(row.test.rssMiB, full.test.rssMiB),
+    testTensor: ratio(row.test.tensorMiB, full.test.tensorMiB),
+  };
+}
+
+/** Smallest differences the cost claims count, however quiet the measurement looked. */
+export const COST_NOISE_FLOOR = { latency: 0.05, rssMiB: 2 };
+
+/**
+ * The noise of one model's cost measurement, from the data: every test step that runs the plain
+ * model (full fine-tuning, the partial strategies, FAPFT, linear probing, and SSF and LoRA once
+ * merged into it) is the identical computation, measured at different times, so how far they land
+ * from full fine-tuning's is what the measurement cannot resolve. Latency noise is relative (other
+ * load stretches every step alike); RSS noise is in MiB (the allocator's granularity). Floors:
+ * COST_NOISE_FLOOR. Null without full fine-tuning's row.
+ */
+export function costNoise(c: CostRecord): { latency: number; rssMiB: number; from: CostMethodRecord[] } | null {
+  const full = c.rows.find((r) => r.method === "full");
+  if (!full) return null;
+  const plain = c.rows.filter((r) => r.testModel !== "method");
+  const latency = Math.max(COST_NOISE_FLOOR.latency, ...plain.map((r) => Math.abs(r.test.latencyMs / full.test.latencyMs - 1)));
+  const rssMiB = Math.max(COST_NOISE_FLOOR.rssMiB, ...plain.map((r) => Math.abs(r.test.rssMiB - full.test.rssMiB)));
+  return { latency, rssMiB, from: plain };
+}
+
+const times = (x: number | null): string => (x === null ? "-" : `${x.toFixed(2)}×`);
+
+/** Fig. 5 / Sec. 4.6's cost claims for one model's measurement. */
+function costClaims(c: CostRecord, claims: Claim[]): void {
+  const source = "Fig. 5, Sec. 4.6";
+  const scope = c.model;
+  const na = (claim: string, why: string) => claims.push({ source, scope, claim, verdict: "n/a", detail: why });
+  const claimTexts = {
+    fapftFaster: "FAPFT trains faster than full fine-tuning",
+    fapftSmaller: "FAPFT trains with less memory than full fine-tuning",
+    partialFaster: "The partial strategies (ATTN-only, FFN-only) train faster than full fine-tuning",
+    partialSmaller: "The partial strategies (ATTN-only, FFN-only) train with less memory than full fine-tuning",
+    plainTest: "FAPFT and the partial strategies have the plain model's test latency and memory",
+    adapter: "Adapter adds test latency",
+    vpt: "VPT-Deep adds test latency",
+  };
+  const full = c.rows.find((r) => r.method === "full");
+  const noise = costNoise(c);
+  if (!full || !noise) {
+    for (const text of Object.values(claimTexts)) na(text, c.rows.length ? "full fine-tuning was not measured" : "not measured yet");
+    return;
+  }
+  const row = (m: string) => c.rows.find((r) => r.method === m);
+  const lat = `${(noise.latency * 100).toFixed(0)}%`;
+  const rss = `${noise.rssMiB.toFixed(1)} MiB`;
+  const latencyNote = `differences within ${lat} are this measurement's noise (the spread of the plain model's identical test steps: ${noise.from.map((r) => r.label).join(", ")})`;
+  const rssNote = `RSS differences within ${rss} are this measurement's noise (the spread of the plain model's identical test steps); the tensor count is exact`;
+  const leftOut = (label: string) => c.leftOut.find((l) => l.what === label)?.reason ?? "not measured";
+
+  // Training: faster beyond the latency noise; less memory beyond the RSS noise and in the tensors the engine counts exactly.
+  const faster = (r: CostMethodRecord) => {
+    const q = costRatios(r, full);
+    const ok = q.trainLatency !== null && q.trainLatency < 1 - noise.latency;
+    return { ok, words: `${r.label} ${times(q.trainLatency)} (${r.train.latencyMs.toFixed(1)} vs ${full.train.latencyMs.toFixed(1)} ms per step)${ok ? "" : ", not measurably faster"}` };
+  };
+  const smaller = (r: CostMethodRecord) => {
+    const q = costRatios(r, full);
+    const ok = r.train.rssMiB < full.train.rssMiB - noise.rssMiB && r.train.tensorMiB < full.train.tensorMiB;
+    return { ok, words: `${r.label}: peak RSS ${r.train.rssMiB.toFixed(1)} vs ${full.train.rssMiB.toFixed(1)} MiB (${times(q.trainRss)}), tensors ${r.train.tensorMiB.toFixed(1)} vs ${full.train.tensorMiB.toFixed(1)} MiB (${times(q.trainTensor)})${ok ? "" : ", not measurably less"}` };
+  };
+  const check = (claim: string, subjects: CostMethodRecord[], test: typeof faster, note: string, missing: string) => {
+    if (!subjects.length) return na(claim, missing);
+    const results = subjects.map(test);
+    claims.push({ source, scope, claim, verdict: results.every((x) => x.ok) ? "yes" : "no", detail: `${results.map((x) => x.words).join("; ")}; ${note}` });
+  };
+  const fapft = row("fapft");
+  const partial = ["attn", "ffn"].flatMap((m) => row(m) ?? []);
+  const noPartial = `ATTN-only and FFN-only were not measured (${leftOut("ATTN-only")})`;
+  check(claimTexts.fapftFaster, fapft ? [fapft] : [], faster, latencyNote, "FAPFT was not measured");
+  check(claimTexts.fapftSmaller, fapft ? [fapft] : [], smaller, rssNote, "FAPFT was not measured");
+  check(claimTexts.partialFaster, partial, faster, latencyNote, noPartial);
+  check(claimTexts.partialSmaller, partial, smaller, rssNote, noPartial);
+
+  // Test: the deployed model is the plain one (same tensors, exactly), and its latency and RSS are within the noise of full fine-tuning's.
+  const subjects = [...(fapft ? [fapft] : []), ...partial];
+  if (subjects.length) {
+    const same = subjects.map((r) => {
+      const q = costRatios(r, full);
+      const plain = r.testModel === "plain" && q.testTensor !== null && Math.abs(q.testTensor - 1) <= 0.01;
+      const within = q.testLatency !== null && Math.abs(q.testLatency - 1) <= noise.latency && Math.abs(r.test.rssMiB - full.test.rssMiB) <= noise.rssMiB;
+      return { ok: plain && within, words: `${r.label} ${r.testModel} model, tensors ${r.test.tensorMiB.toFixed(2)} MiB, latency ${times(q.testLatency)}, RSS ${r.test.rssMiB.toFixed(1)} MiB` };
+    });
+    claims.push({ source, scope, claim: claimTexts.plainTest, verdict: same.every((x) => x.ok) ? "yes" : "no", detail: `${same.map((x) => x.words).join("; ")} vs the plain model's ${full.test.tensorMiB.toFixed(2)} MiB, ${full.test.latencyMs.toFixed(1)} ms, ${full.test.rssMiB.toFixed(1)} MiB; differences within ${lat} in latency and ${rss} in RSS are this measurement's noise (these rows are among those that set it)` });
+  } else na(claimTexts.plainTest, "neither FAPFT nor a partial strategy was measured");
+
+  // Adapter and VPT-Deep keep their modules at test time: more latency, if it is beyond the noise.
+  for (const [m, label, text] of [["adapter", "Adapter", claimTexts.adapter], ["vpt", "VPT-Deep", claimTexts.vpt]] as const) {
+    const r = row(m);
+    if (!r) {
+      na(text, `${label} was not measured (${leftOut(label)})`);
+      continue;
+    }
+    const q = costRatios(r, full);
+    const adds = q.testLatency !== null && q.testLatency > 1 + noise.latency;
+    claims.push({ source, scope, claim: text, verdict: adds ? "yes" : "no", detail: `${times(q.testLatency)} the plain model's test latency (${r.test.latencyMs.toFixed(1)} vs ${full.test.latencyMs.toFixed(1)} ms per step, ${r.testModel} model)${adds ? "" : ", not measurably more"}; differences within ${lat} are this measurement's noise` });
+  }
 }
 
 /** Every claim the records can check. */
@@ -235,6 +356,9 @@ export function checkClaims(rec: StudyRecords): Claim[] {
     if (tLr !== null && tEp !== null && tDs !== null) {
       claims.push({ source: "Fig. 4, Sec. 3.2", scope: m.key, claim: c9, verdict: Math.min(tLr, tEp) > tDs ? "yes" : "no", detail: `mean Kendall tau: learning rates ${tLr.toFixed(2)}, epochs ${tEp.toFixed(2)}, datasets ${tDs.toFixed(2)}${tSeed !== null ? `, seeds ${tSeed.toFixed(2)}` : ""}` });
     } else if (rec.consistency.some((c) => c.model === m.key)) na("Fig. 4, Sec. 3.2", m.key, c9, "some rankings are missing");
+
+    // Fig. 5: computational cost.
+    for (const c of (rec.cost ?? []).filter((x) => x.model === m.key)) costClaims(c, claims);
   }
   return claims;
 }

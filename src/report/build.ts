@@ -1,10 +1,10 @@
-// Records -> the report document: the claims, the tables (Tables 1-3 style) and the figures
-// (Figs. 1, 3, 4, 6). Every number is read from the records; nothing is computed from weights here.
-import { ablationRuns, checkClaims, difficultyOf, FIG3_ROWS, methodRows, soupsOf, TABLE1_ROWS, type MethodRow } from "./analysis.js";
+// Records -> the report document: the claims, the tables (Tables 1-4 style) and the figures
+// (Figs. 1, 3, 4, 5, 6). Every number is read from the records; nothing is computed from weights here.
+import { ablationRuns, checkClaims, COST_NOISE_FLOOR, costNoise, costRatios, difficultyOf, FIG3_ROWS, methodRows, soupsOf, TABLE1_ROWS, type MethodRow } from "./analysis.js";
 import type { Block, ReportDocument, Section, Table } from "./document.js";
-import type { ConsistencyRecord, RunRecord, StudyRecords } from "./records.js";
+import type { ConsistencyRecord, CostMethodRecord, CostRecord, RunRecord, StudyRecords } from "./records.js";
 import { count, duration, fixed, pct, pctStd, share } from "./stats.js";
-import { barChart, COLORS, heatmap, lineChart, scatterChart, type Bar } from "./svg.js";
+import { barChart, COLORS, heatmap, lineChart, scatterChart, valueBarChart, type Bar } from "./svg.js";
 
 const AXIS_WORDS: Record<ConsistencyRecord["axis"], string> = { lr: "learning rates", epochs: "epoch counts", dataset: "datasets", seed: "seeds" };
 
@@ -46,6 +46,7 @@ export function buildDocument(rec: StudyRecords): ReportDocument {
     fig6Section(rec),
     soupsSection(rec),
     robustSection(rec),
+    costSection(rec),
     unavailableSection(rec),
     runsSection(rec),
     configSection(rec),
@@ -371,6 +372,111 @@ function robustSection(rec: StudyRecords): Section {
   if (!blocks.length) blocks.push({ kind: "p", text: "Not measured in this study (see the configuration's `robustness`)." });
   else blocks.unshift({ kind: "p", text: "Table 4's comparison at this scale: accuracy on the target's test split, on a shifted dataset with the same classes, and under corruptions, for full fine-tuning, the two manual strategies, FAPFT and both soups. Percentages; one seed, so differences of a point or two are within noise." });
   return { id: "robust", title: "Robustness and out-of-distribution accuracy (Table 4)", blocks };
+}
+
+/** Fig. 5's bar labels: short enough for nine bars side by side. */
+const COST_SHORT: Record<string, string> = { full: "Full", attn: "ATTN", ffn: "FFN", fapft: "FAPFT", linear: "Linear", adapter: "Adapter", vpt: "VPT", ssf: "SSF", lora: "LoRA" };
+
+/** MiB with a precision that suits its size. */
+const mib = (x: number): string => x.toFixed(x >= 100 ? 0 : 1);
+const ms = (x: number): string => x.toFixed(1);
+const withRatio = (value: string, r: number | null): string => (r === null ? value : `${value} (${r.toFixed(2)}×)`);
+const COST_FLOOR_WORDS = `${(COST_NOISE_FLOOR.latency * 100).toFixed(0)}% in latency and ${COST_NOISE_FLOOR.rssMiB} MiB in RSS`;
+
+function costSection(rec: StudyRecords): Section {
+  const cost = rec.cost ?? [];
+  if (!cost.length) return { id: "cost", title: "Computational cost (Fig. 5)", blocks: [{ kind: "p", text: "Not measured in this study (see the configuration's `cost`)." }] };
+  const blocks: Block[] = [
+    {
+      kind: "p",
+      text:
+        "Fig. 5's four measures for every method the study fine-tunes, on the study's own models (10-class heads), with its method options, precision and batch size, all measured the same way. " +
+        "Each method's training step and test step runs in a fresh process of its own, on one batch of random images: untimed warm-up steps, then timed steps, whose median is the latency. " +
+        "The training step is the trainer's: forward (the frozen prefix outside autograd), cross-entropy, backward, AdamW step. " +
+        "The test step runs the model as deployed, in eval mode without autograd: the plain model for full fine-tuning, the partial strategies, FAPFT and linear probing; SSF and LoRA merged into it; Adapter and VPT-Deep with their modules. " +
+        "With one engine thread per worker the latency is the worker's CPU time per step: what a step costs on an idle core, which other jobs on a shared machine cannot inflate (the wall-clock medians are in the collapsed table). " +
+        "Memory, two ways: the engine's own accounting of the native tensors the step holds at its fullest (weights, buffers, gradients, optimizer state, the batch), exact but blind to autograd's saved activations; and the process's peak RSS over what it held before the model was built (anonymous memory, so without libtorch's code pages), which includes the activations and the allocator's slack. " +
+        "Ratios: training over full fine-tuning's, test over the plain model's (full fine-tuning's test step).",
+    },
+  ];
+  for (const c of cost) blocks.push(...costBlocks(rec, c));
+  return { id: "cost", title: "Computational cost (Fig. 5)", blocks };
+}
+
+function costBlocks(rec: StudyRecords, c: CostRecord): Block[] {
+  const m = rec.models.find((x) => x.key === c.model);
+  const st = c.settings;
+  const how = `batch ${st.batch}, ${st.precision}, median of ${st.reps} timed steps after ${st.warmup} warm-up, best of ${st.rounds} round${st.rounds === 1 ? "" : "s"}, ${st.threads} engine thread${st.threads === 1 ? "" : "s"} per worker (latency = ${st.clock === "cpu" ? "CPU" : "wall-clock"} time per step)`;
+  const fapft = c.fapft ? `FAPFT trains the units of \`${c.fapft.plan}\` (the study's plan for ${c.fapft.target}, first seed: top-k [${c.fapft.topk.join(", ")}], ${c.fapft.direction} angles: ${c.fapft.units.join(", ")}).` : "FAPFT's plan does not exist yet.";
+  const blocks: Block[] = [{ kind: "p", text: `**${c.model}** (\`${m?.name ?? c.model}\`): ${how}. ${fapft}${c.machine ? ` Measured on: ${c.machine}.` : ""}` }];
+  const full = c.rows.find((r) => r.method === "full");
+  if (!c.rows.length || !full) {
+    blocks.push({ kind: "p", text: c.fapft ? "Not measured yet (the study stopped before this step; rerunning it measures)." : "Not measured yet: the cost step waits for FAPFT's plan, which needs the full fine-tunes." });
+    if (c.leftOut.length) blocks.push({ kind: "p", text: `Left out for ${c.model}:` }, { kind: "list", items: c.leftOut.map((l) => `${l.what}: ${l.reason}`) });
+    return blocks;
+  }
+  const ratios = new Map(c.rows.map((r) => [r.method, costRatios(r, full)]));
+  blocks.push({
+    kind: "table",
+    table: {
+      head: ["method", "trainable", "train latency, ms/step (× full)", "train peak RSS, MiB (× full)", "train tensors, MiB (× full)", "test latency, ms/step (× plain)", "test peak RSS, MiB (× plain)", "test tensors, MiB (× plain)", "test model"],
+      align: ["l", "r", "r", "r", "r", "r", "r", "r", "l"],
+      rows: c.rows.map((r) => {
+        const q = ratios.get(r.method)!;
+        return [r.label, count(r.trainable), withRatio(ms(r.train.latencyMs), q.trainLatency), withRatio(mib(r.train.rssMiB), q.trainRss), withRatio(mib(r.train.tensorMiB), q.trainTensor), withRatio(ms(r.test.latencyMs), q.testLatency), withRatio(mib(r.test.rssMiB), q.testRss), withRatio(mib(r.test.tensorMiB), q.testTensor), r.testModel];
+      }),
+    },
+  });
+  const noise = costNoise(c)!;
+  const plain = noise.from;
+  const span = (xs: number[], f: (x: number) => string) => `${f(Math.min(...xs))}-${f(Math.max(...xs))}`;
+  blocks.push({
+    kind: "p",
+    text:
+      plain.length > 1
+        ? `The test step is the plain model's, the same computation, for ${plain.map((r) => r.label).join(", ")}: its measurements (${span(plain.map((r) => r.test.latencyMs / full.test.latencyMs), (x) => `${x.toFixed(2)}×`)} in latency, ${span(plain.map((r) => r.test.rssMiB), mib)} MiB of RSS) show this measurement's noise. The claims in the summary count a difference only beyond it: ${(noise.latency * 100).toFixed(0)}% in latency and ${noise.rssMiB.toFixed(1)} MiB in RSS (never less than ${COST_FLOOR_WORDS}).`
+        : `Only full fine-tuning runs the plain model's test step here, so the noise cannot be measured; the claims count differences beyond ${COST_FLOOR_WORDS}.`,
+  });
+  const color = (r: CostMethodRecord) => methodColor(r.method);
+  const short = (r: CostMethodRecord) => COST_SHORT[r.method] ?? r.label;
+  const sub = (x: number | null) => (x === null ? "-" : `${x.toFixed(2)}×`);
+  // One figure per panel, as the paper's (a)-(d), each a chart of its own so they sit side by side.
+  const figure = (letter: string, what: string, caption: string, svgOf: (id: string, title: string) => string): Block => {
+    const id = safe(`fig5-${c.model}-${letter}-${what}`);
+    return { kind: "figure", figure: { id, title: `Fig. 5${letter} analogue: ${c.model}, ${what}`, svg: svgOf(id, `${c.model}: (${letter}) ${what}`), caption } };
+  };
+  const latencyBars = (mode: "train" | "test") => c.rows.map((r) => ({ label: short(r), sub: sub(mode === "train" ? ratios.get(r.method)!.trainLatency : ratios.get(r.method)!.testLatency), values: [r[mode].latencyMs], color: color(r) }));
+  const memoryBars = (mode: "train" | "test") => c.rows.map((r) => ({ label: short(r), sub: sub(mode === "train" ? ratios.get(r.method)!.trainRss : ratios.get(r.method)!.testRss), values: [r[mode].rssMiB, r[mode].tensorMiB], color: color(r) }));
+  const memorySeries = ["peak RSS (over the start)", "engine-accounted tensors"];
+  // Whole MiB once the bars reach 100, else a decimal (the quick preset's steps hold a few MiB).
+  const memoryDigits = (mode: "train" | "test") => [Math.max(...c.rows.map((r) => r[mode].rssMiB)) >= 100 ? 0 : 1, 1];
+  const clockWords = st.clock === "cpu" ? "CPU time" : "wall time";
+  blocks.push(
+    figure("a", "training latency", `${c.model}: ${clockWords} per training step (batch ${st.batch}), median of ${st.reps}; under each bar, the ratio to full fine-tuning (dashed).`, (id, title) =>
+      valueBarChart({ id, title, yLabel: "ms per training step", bars: latencyBars("train"), reference: { value: full.train.latencyMs, label: "full fine-tuning" } }),
+    ),
+    figure("b", "training memory", `${c.model}: memory of a training step: the process's peak RSS over what it held before the model was built (solid; ratio to full fine-tuning under each bar) and the engine's accounting of the tensors it holds (light).`, (id, title) =>
+      valueBarChart({ id, title, yLabel: "MiB", bars: memoryBars("train"), series: memorySeries, digits: memoryDigits("train") }),
+    ),
+    figure("c", "test latency", `${c.model}: ${clockWords} per test step (batch ${st.batch}) of the model as deployed; under each bar, the ratio to the plain model (dashed: full fine-tuning's test step).`, (id, title) =>
+      valueBarChart({ id, title, yLabel: "ms per test step", bars: latencyBars("test"), reference: { value: full.test.latencyMs, label: "plain model" } }),
+    ),
+    figure("d", "test memory", `${c.model}: memory of a test step, as in (b); ratio to the plain model under each bar.`, (id, title) =>
+      valueBarChart({ id, title, yLabel: "MiB", bars: memoryBars("test"), series: memorySeries, digits: memoryDigits("test") }),
+    ),
+  );
+  if (c.leftOut.length) blocks.push({ kind: "p", text: `Left out for ${c.model}:` }, { kind: "list", items: c.leftOut.map((l) => `${l.what}: ${l.reason}`) });
+  blocks.push({
+    kind: "table",
+    caption: `More numbers: ${c.model}, wall-clock medians and the processes' peak RSS (VmHWM, libtorch's code pages included)`,
+    collapsed: true,
+    table: {
+      head: ["method", "parameters", "train wall ms/step", "train VmHWM MiB", "test wall ms/step", "test VmHWM MiB"],
+      align: ["l", "r", "r", "r", "r", "r"],
+      rows: c.rows.map((r) => [r.label, count(r.total), ms(r.train.wallMs), mib(r.train.peakRssMiB), ms(r.test.wallMs), mib(r.test.peakRssMiB)]),
+    },
+  });
+  return blocks;
 }
 
 function unavailableSection(rec: StudyRecords): Section {

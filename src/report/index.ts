@@ -6,7 +6,7 @@ import { renderHtml } from "./html.js";
 import { renderMarkdown } from "./markdown.js";
 import type { StudyRecords } from "./records.js";
 
-export { RECORDS_FORMAT, RECORDS_VERSION, type StudyRecords, type DataRecord, type ModelRecord, type RunRecord, type RunResult, type RunPurpose, type RunKind, type AngleSet, type ConsistencyRecord, type DifficultyRecord, type SoupRecord, type RobustnessRecord } from "./records.js";
+export { RECORDS_FORMAT, RECORDS_VERSION, type StudyRecords, type DataRecord, type ModelRecord, type RunRecord, type RunResult, type RunPurpose, type RunKind, type AngleSet, type ConsistencyRecord, type DifficultyRecord, type SoupRecord, type RobustnessRecord, type CostRecord, type CostMethodRecord, type CostMeasure } from "./records.js";
 export { checkClaims, methodRows, type Claim, type MethodRow, type Verdict } from "./analysis.js";
 export { buildDocument } from "./build.js";
 export { renderMarkdown, markdownTable } from "./markdown.js";

@@ -6,7 +6,7 @@
 // the study directory.
 
 export const RECORDS_FORMAT = "pft-study";
-export const RECORDS_VERSION = 1;
+export const RECORDS_VERSION = 2;
 
 export interface StudyRecords {
   format: typeof RECORDS_FORMAT;
@@ -33,6 +33,8 @@ export interface StudyRecords {
   soups: SoupRecord[];
   /** Table 4: clean, corrupted and out-of-distribution accuracy of full, partial and soup models. */
   robustness: RobustnessRecord[];
+  /** Fig. 5: training and test cost of every method, per model. */
+  cost: CostRecord[];
   /** Parts of the study that could not be produced, in plain words (e.g. a module not yet available). */
   unavailable: { section: string; reason: string }[];
 }
@@ -197,4 +199,46 @@ export interface RobustnessRecord {
     /** Mean accuracy over every corruption and severity. */
     corruptedAcc: number | null;
   }[];
+}
+
+/** One step of one method, as Fig. 5 measures it. Times in milliseconds, memory in MiB. */
+export interface CostMeasure {
+  /** The median step's latency: the worker's CPU time with one engine thread, else wall time (CostRecord.settings.clock). */
+  latencyMs: number;
+  /** The median step's wall-clock time. */
+  wallMs: number;
+  /** The engine's own accounting of the native tensors JS holds at the step's fullest: weights, buffers, gradients, optimizer state, batch. */
+  tensorMiB: number;
+  /** The method's share of the process's peak RSS: peak anonymous RSS during the steps minus anonymous RSS before the model was built (activations included). */
+  rssMiB: number;
+  /** The process's peak RSS (VmHWM), libtorch's code pages included. */
+  peakRssMiB: number;
+}
+
+export interface CostMethodRecord {
+  /** full, attn, ffn, fapft, linear, adapter, vpt, ssf, lora. */
+  method: string;
+  label: string;
+  /** Parameters the method trains, and all parameters of the model it trains (method modules included). */
+  trainable: number;
+  total: number;
+  /** The model the test step runs: "plain" (no method modules), "merged" (SSF, LoRA folded in) or "method" (Adapter, VPT-Deep kept). */
+  testModel: "plain" | "merged" | "method";
+  train: CostMeasure;
+  test: CostMeasure;
+}
+
+export interface CostRecord {
+  /** Model key. */
+  model: string;
+  /** How every method of this model was measured: images per step, untimed warm-up steps, timed steps (median), alternating rounds (best kept), engine threads per worker. */
+  settings: { batch: number; warmup: number; reps: number; rounds: number; threads: number; precision: string; clock: "cpu" | "wall" };
+  /** FAPFT's units: the study's plan for one target and seed (null until that plan exists). */
+  fapft: { run: string; plan: string; target: string; topk: number[]; direction: "largest" | "smallest"; units: string[] } | null;
+  /** The engine and CPU the measurement ran on (null until measured). */
+  machine: string | null;
+  /** Fig. 5's methods this model does not measure, with the reason. */
+  leftOut: { what: string; reason: string }[];
+  /** One row per method in Fig. 5's order; empty until measured. */
+  rows: CostMethodRecord[];
 }

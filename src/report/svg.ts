@@ -1,6 +1,7 @@
-// Inline SVG charts: bars with error bars, scatter on a log axis, lines, rank heatmaps. Each
-// chart is one standalone, well-formed SVG document (it parses as XML on its own and renders
-// inline in HTML), with a <title> for accessibility; no scripts, fonts or external references.
+// Inline SVG charts: bars with error bars, bars of quantities from zero, scatter on a log axis,
+// lines, rank heatmaps. Each chart is one standalone, well-formed SVG document (it parses as XML
+// on its own and renders inline in HTML), with a <title> for accessibility; no scripts, fonts or
+// external references.
 
 /** Okabe-Ito colours (distinguishable with colour-blindness). */
 export const COLORS = { blue: "#0072B2", orange: "#E69F00", green: "#009E73", red: "#D55E00", purple: "#CC79A7", sky: "#56B4E9", yellow: "#F0E442", grey: "#7f7f7f", black: "#222222" };
@@ -74,14 +75,15 @@ function yAxis(p: Plot, domain: [number, number], label: string): { y: (v: numbe
   const y = linearScale(domain[0], domain[1], p.y1, p.y0);
   const parts = [line(p.x0, p.y0, p.x0, p.y1)];
   for (const t of niceTicks(domain[0], domain[1], 5)) {
-    parts.push(line(p.x0, y(t), p.x1, y(t), 'stroke="#e5e5e5"'), line(p.x0 - 4, y(t), p.x0, y(t)), text(p.x0 - 7, y(t) + 4, String(t), 'text-anchor="end" fill="#444444"'));
+    // toPrecision drops binary noise from fractional steps (0.6000000000000001).
+    parts.push(line(p.x0, y(t), p.x1, y(t), 'stroke="#e5e5e5"'), line(p.x0 - 4, y(t), p.x0, y(t)), text(p.x0 - 7, y(t) + 4, String(Number(t.toPrecision(10))), 'text-anchor="end" fill="#444444"'));
   }
   const cy = (p.y0 + p.y1) / 2;
   parts.push(text(14, cy, label, `text-anchor="middle" transform="rotate(-90 14 ${n(cy)})" fill="#222222"`));
   return { y, parts };
 }
 
-type LegendItem = { label: string; color: string; dash?: boolean; shape?: "circle" | "line" };
+type LegendItem = { label: string; color: string; dash?: boolean; shape?: "circle" | "line" | "square"; opacity?: number };
 
 /** Width a legend row takes (for sizing the chart around it). */
 const legendWidth = (items: readonly LegendItem[]): number => items.reduce((w, it) => w + 23 + textWidth(it.label) + 16, 0);
@@ -91,6 +93,7 @@ function legend(x: number, y: number, items: LegendItem[]): string[] {
   let cx = x;
   for (const it of items) {
     if (it.shape === "circle") out.push(`<circle cx="${n(cx + 6)}" cy="${n(y - 4)}" r="5" fill="${it.color}"/>`);
+    else if (it.shape === "square") out.push(rect(cx + 3, y - 10, 12, 12, `fill="${it.color}"${it.opacity !== undefined ? ` fill-opacity="${it.opacity}"` : ""}`));
     else out.push(line(cx, y - 4, cx + 18, y - 4, `stroke="${it.color}" stroke-width="2.5"${it.dash ? ' stroke-dasharray="5 3"' : ""}`));
     out.push(text(cx + 23, y, it.label, 'fill="#222222"'));
     cx += 23 + textWidth(it.label) + 16;
@@ -142,6 +145,70 @@ export function barChart(o: { id: string; title: string; yLabel: string; bars: B
     parts.push(line(p.x0, ry, p.x1, ry, `stroke="${COLORS.red}" stroke-width="1.5" stroke-dasharray="6 4"`));
     parts.push(...legend(p.x0 + 8, height - 10, [{ label: o.reference.label, color: COLORS.red, dash: true }]));
   }
+  parts.unshift(text(p.x0, 16, o.title, 'font-weight="600" fill="#222222"'));
+  return svgDocument(o.id, o.title, width, height, parts);
+}
+
+/** A quantity axis from zero (milliseconds, MiB) with a little headroom, ending on a round tick. */
+export function zeroDomain(values: readonly number[]): [number, number] {
+  const hi = Math.max(0, ...values.filter((x) => Number.isFinite(x)));
+  if (hi === 0) return [0, 1];
+  const ticks = niceTicks(0, hi * 1.12, 5);
+  const last = ticks[ticks.length - 1];
+  const step = ticks.length > 1 ? ticks[1] - ticks[0] : hi;
+  return [0, last >= hi * 1.12 ? last : last + step];
+}
+
+export interface ValueBar {
+  label: string;
+  /** A second line under the label (e.g. the ratio to the reference). */
+  sub?: string;
+  /** One value per series; null draws "n/a". */
+  values: (number | null)[];
+  color: string;
+}
+
+/**
+ * Bars of a quantity from zero (Fig. 5's latencies and memory): one group per label, one bar per
+ * series (later series lighter, in the label's colour), value labels on top, and an optional
+ * dashed reference line.
+ */
+export function valueBarChart(o: { id: string; title: string; yLabel: string; bars: ValueBar[]; series?: string[]; digits?: number[]; reference?: { value: number; label: string } | null; width?: number; height?: number }): string {
+  const series = o.series ?? [""];
+  const k = series.length;
+  const opacity = (j: number) => (j === 0 ? 1 : 0.4);
+  const legendItems: LegendItem[] = [
+    ...(k > 1 ? series.map((label, j) => ({ label, color: COLORS.grey, shape: "square" as const, opacity: opacity(j) })) : []),
+    ...(o.reference ? [{ label: o.reference.label, color: COLORS.red, dash: true }] : []),
+  ];
+  const slotWidth = k > 1 ? 26 + 24 * k : 58;
+  const width = o.width ?? Math.max(360, 70 + o.bars.length * slotWidth, 62 + legendWidth(legendItems), 60 + textWidth(o.title));
+  const height = o.height ?? 300;
+  const p: Plot = { x0: 52, y0: 28, x1: width - 12, y1: height - (legendItems.length ? 62 : 46) };
+  const vals = o.bars.flatMap((b) => b.values.filter((v): v is number => v !== null && Number.isFinite(v)));
+  if (o.reference) vals.push(o.reference.value);
+  const dom = zeroDomain(vals);
+  const { y, parts } = yAxis(p, dom, o.yLabel);
+  const slot = (p.x1 - p.x0) / Math.max(1, o.bars.length);
+  const bw = Math.min(k > 1 ? 22 : 40, (slot * 0.8) / k);
+  o.bars.forEach((b, i) => {
+    const cx = p.x0 + slot * (i + 0.5);
+    b.values.forEach((v, j) => {
+      const bx = cx - (bw * k) / 2 + j * bw;
+      if (v === null || !Number.isFinite(v)) {
+        parts.push(text(bx + bw / 2, p.y1 - 6, "n/a", 'text-anchor="middle" font-size="9" fill="#777777"'));
+        return;
+      }
+      const top = y(Math.min(dom[1], Math.max(0, v)));
+      parts.push(rect(bx, top, bw - (k > 1 ? 1 : 0), p.y1 - top, `fill="${b.color}"${opacity(j) < 1 ? ` fill-opacity="${opacity(j)}"` : ""}`));
+      parts.push(text(bx + bw / 2, top - 4, v.toFixed(o.digits?.[j] ?? 1), `text-anchor="middle" font-size="${k > 1 ? 9 : 10}" fill="#333333"`));
+    });
+    parts.push(text(cx, p.y1 + 16, b.label, 'text-anchor="middle" font-weight="600" fill="#222222"'));
+    if (b.sub) parts.push(text(cx, p.y1 + 30, b.sub, 'text-anchor="middle" font-size="10" fill="#555555"'));
+  });
+  parts.push(line(p.x0, p.y1, p.x1, p.y1));
+  if (o.reference) parts.push(line(p.x0, y(o.reference.value), p.x1, y(o.reference.value), `stroke="${COLORS.red}" stroke-width="1.5" stroke-dasharray="6 4"`));
+  if (legendItems.length) parts.push(...legend(p.x0, height - 8, legendItems));
   parts.unshift(text(p.x0, 16, o.title, 'font-weight="600" fill="#222222"'));
   return svgDocument(o.id, o.title, width, height, parts);
 }

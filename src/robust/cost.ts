@@ -56,6 +56,8 @@ export interface CostOptions {
   model: string;
   /** Instead of `model`: an inline ViT config (tests use a tiny one; a worker cannot see test registrations). */
   vit?: Partial<VitConfig>;
+  /** Classes of the model's head (default: the registered model's own); the study measures its 10-class models. */
+  numClasses?: number;
   /** Images per step, train and test (default 64, as bench train; the paper: 128 on an A100). */
   batch: number;
   warmup: number;
@@ -72,12 +74,16 @@ export interface CostOptions {
   precision: "bf16" | "fp32";
   /** Any of COST_METHODS or another manual strategy (attn-last-half, ...). */
   methods: string[];
-  /** A plan file (pft plan) for the `fapft` row; without it, a stand-in selection (see standInFapft). */
+  /** A plan file (pft plan) for the `fapft` row; without it (and without fapftUnits), a stand-in selection (see standInFapft). */
   fapftPlan?: string;
-  /** Adapter reduction, VPT prompts, LoRA rank (default: the paper's 64 and 50, LoRA rank 8 on qkv). */
+  /** Instead of a plan file: FAPFT's chosen units by name (the study passes its plan's units, so the measurement needs no file). */
+  fapftUnits?: string[];
+  /** Adapter reduction, VPT prompts, LoRA rank, alpha and targets (default: the paper's 64 and 50, LoRA rank 8 on qkv). */
   adapterReduction?: number;
   prompts?: number;
   loraRank?: number;
+  loraAlpha?: number;
+  loraTargets?: string;
 }
 
 export const COST_DEFAULTS: CostOptions = { model: "vit_tiny_patch4_32", batch: 64, warmup: 2, reps: 8, rounds: 1, threads: 1, precision: "bf16", methods: [...COST_METHODS] };
@@ -179,7 +185,8 @@ interface Subject {
 }
 
 function buildModel(o: CostOptions): VisionModel {
-  return o.vit ? new VisionTransformer(o.vit) : createModel(o.model);
+  const head = o.numClasses === undefined ? {} : { numClasses: o.numClasses };
+  return o.vit ? new VisionTransformer({ ...o.vit, ...head }) : createModel(o.model, head);
 }
 
 function isMethod(name: string): boolean {
@@ -196,8 +203,14 @@ function specFor(name: string, o: CostOptions): MethodSpec {
     adapterReduction: m === "adapter" ? o.adapterReduction : undefined,
     prompts: m === "vpt" ? o.prompts : undefined,
     loraRank: m === "lora" ? o.loraRank : undefined,
+    loraAlpha: m === "lora" ? o.loraAlpha : undefined,
+    loraTargets: m === "lora" ? o.loraTargets : undefined,
   });
 }
+
+const fail = (msg: string): never => {
+  throw new PftError("config", `cost: ${msg}`);
+};
 
 /** The model with the method applied and exactly its parameters trainable. */
 function prepare(method: string, o: CostOptions): Subject {
@@ -209,6 +222,11 @@ function prepare(method: string, o: CostOptions): Subject {
   const catalog = catalogOf(model);
   const id = parseStrategy(method);
   if (id === "fapft") {
+    if (o.fapftUnits) {
+      const units = o.fapftUnits.map((name) => catalog.units.find((u) => u.name === name) ?? fail(`FAPFT unit '${name}' is not a unit of ${catalog.arch}`));
+      freezeAllBut(model, trainableSet(catalog, "fapft", units).names);
+      return { model, peft: null, fapftUnits: units.map((u) => u.name) };
+    }
     if (o.fapftPlan) {
       const plan = loadPlan(o.fapftPlan, catalog);
       freezeAllBut(model, plan.trainable);
@@ -368,7 +386,7 @@ export function measureCost(options: Partial<CostOptions> = {}, opts: { log?: (l
     for (const method of o.methods) {
       const train = spawnCostSample(method, "train", o, opts.worker);
       const test = spawnCostSample(method, "test", o, opts.worker);
-      if (train.fapftUnits) fapft = { source: o.fapftPlan ?? "stand-in: Table 7's top-k scaled to depth, units evenly spread (standInFapft)", units: train.fapftUnits };
+      if (train.fapftUnits) fapft = { source: o.fapftUnits ? "the given units" : o.fapftPlan ?? "stand-in: Table 7's top-k scaled to depth, units evenly spread (standInFapft)", units: train.fapftUnits };
       const k = kept.get(method) ?? {};
       kept.set(method, { train: best(k.train, strip(train)), test: best(k.test, strip(test)) });
       log(`round ${round}/${o.rounds} ${method}: train ${train.latencyMs.toFixed(1)} ms/step (wall ${train.medianMs.toFixed(1)}), ${train.memoryMiB.toFixed(0)} MiB (tensors ${train.tensorMiB.toFixed(1)}); test ${test.latencyMs.toFixed(1)} ms/step (wall ${test.medianMs.toFixed(1)}), ${test.memoryMiB.toFixed(0)} MiB (tensors ${test.tensorMiB.toFixed(1)})`);

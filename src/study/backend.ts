@@ -1,15 +1,19 @@
 // What the study asks of the rest of pft, in one replaceable object: train a run into its
-// directory, compute fine-tuned angles, make a soup. The real backend is runTraining,
-// computeAngles and makeSoup; tests pass a stub that writes small run directories instantly.
+// directory, compute fine-tuned angles, make a soup, measure robustness and cost. The real backend
+// is runTraining, computeAngles, makeSoup, src/robust's benchmark and measureCost; tests pass a
+// stub that writes small run directories instantly.
 import { describeEngine } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { loadDataset } from "../data/index.js";
 import { createModel, loadPretrained, type VisionModel } from "../models/index.js";
 import { readSafetensors } from "../nn/index.js";
 import { computeAngles, type AngleReport } from "../partial/index.js";
-import { evaluateOod, evaluateRobustness, modelClassifier, type Classifier } from "../robust/index.js";
+import { evaluateOod, evaluateRobustness, measureCost, modelClassifier, type Classifier, type CostSample } from "../robust/index.js";
+import type { CostMeasure, CostMethodRecord } from "../report/records.js";
 import { makeSoup, type SoupOptions, type SoupReport } from "../soups/index.js";
 import { runTraining, type RunOptions } from "../train/index.js";
+import type { MethodOptions } from "./config.js";
+import { costLabel } from "./design.js";
 
 /** Table 4 for a few checkpoints of one model: corruptions of a test split, and a shifted dataset. */
 export interface RobustnessRequest {
@@ -35,6 +39,33 @@ export interface RobustnessResult {
   rows: { label: string; oodAcc: number | null; mce: number; relativeMce: number | null; corruptedAcc: number }[];
 }
 
+/** Fig. 5 for one model: every method's training and test step, each in a fresh process. */
+export interface CostRequest {
+  /** Registered model name, with a head of `numClasses`. */
+  model: string;
+  numClasses: number;
+  /** In the order of the rows: full, attn, ffn, fapft, linear, adapter, vpt, ssf, lora (those the study runs). */
+  methods: string[];
+  /** The baselines' options, as the study's runs use them. */
+  methodOptions: MethodOptions;
+  /** FAPFT's units (the study's plan). */
+  fapftUnits: string[];
+  precision: "bf16" | "fp32";
+  batch: number;
+  warmup: number;
+  reps: number;
+  rounds: number;
+  threads: number;
+  log?: (line: string) => void;
+}
+
+export interface CostResult {
+  /** The engine and CPU, in words. */
+  machine: string;
+  /** In the order of the methods. */
+  rows: CostMethodRecord[];
+}
+
 export interface StudyBackend {
   /** Trains one run into `o.out` (resuming from its checkpoint when there is one); writes result.json last. */
   train(o: RunOptions): void;
@@ -44,6 +75,8 @@ export interface StudyBackend {
   soup(o: SoupOptions): SoupReport;
   /** Corruption benchmark and out-of-distribution accuracy (src/robust). */
   robustness(o: RobustnessRequest): RobustnessResult;
+  /** Training and test cost of every method (src/robust/cost.ts, a fresh process per method and mode). */
+  cost(o: CostRequest): CostResult;
   /** One line on the compute engine, for the report (null if unknown). */
   engine(): string | null;
 }
@@ -55,8 +88,21 @@ export const realBackend: StudyBackend = {
   angles: computeAngles,
   soup: makeSoup,
   robustness: robustnessOf,
+  cost: costOf,
   engine: () => describeEngine(),
 };
+
+function costOf(o: CostRequest): CostResult {
+  const report = measureCost(
+    { model: o.model, numClasses: o.numClasses, methods: o.methods, fapftUnits: o.fapftUnits, precision: o.precision, batch: o.batch, warmup: o.warmup, reps: o.reps, rounds: o.rounds, threads: o.threads, ...o.methodOptions },
+    { log: o.log },
+  );
+  const measure = (s: CostSample): CostMeasure => ({ latencyMs: s.latencyMs, wallMs: s.medianMs, tensorMiB: s.tensorMiB, rssMiB: s.memoryMiB, peakRssMiB: s.peakRssMiB });
+  return {
+    machine: `${report.engine}; ${report.cpu}`,
+    rows: report.rows.map((r) => ({ method: r.method, label: costLabel(r.method), trainable: r.trainable, total: r.total, testModel: r.test.testModel ?? "plain", train: measure(r.train), test: measure(r.test) })),
+  };
+}
 
 function robustnessOf(o: RobustnessRequest): RobustnessResult {
   const bf16 = o.bf16;

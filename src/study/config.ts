@@ -103,6 +103,26 @@ export interface StudyConfig {
    * seed). null: left out.
    */
   robustness: { target: string; ood: "mnist" | "fashion-mnist" | "digits" | null; perClass: number; seed: number } | null;
+  /**
+   * Fig. 5: training latency per step, training memory, test latency and test memory of every
+   * method (full, ATTN-only, FFN-only, FAPFT, linear, and the baselines that apply), per model,
+   * each method and mode in a fresh process (src/robust/cost.ts). null: left out.
+   */
+  cost: CostConfig | null;
+}
+
+/** How the cost step measures (the same for every method and model). */
+export interface CostConfig {
+  /** Images per step; null: the model's fine-tuning batch size. */
+  batch: number | null;
+  /** Untimed steps before the timed ones. */
+  warmup: number;
+  /** Timed steps; the latency is their median. */
+  reps: number;
+  /** Alternating rounds over the methods; each measure keeps its best round (other load only ever adds). */
+  rounds: number;
+  /** Engine threads per worker; with 1 the latency is CPU time per step, which other jobs cannot inflate. */
+  threads: number;
 }
 
 // ---------------------------------------------------------------------------------------------- schema
@@ -189,6 +209,7 @@ const SCHEMA: Check = obj({
   consistency: obj({ lr: arr(lrOf), epochs: arr(pos) }),
   soups: obj({ fft: arr(obj({ lr: nullable(lrOf), seed: int })), method: oneOf("uniform", "greedy") }),
   robustness: nullable(obj({ target: key, ood: nullable(oneOf("mnist", "fashion-mnist", "digits")), perClass: pos, seed: int })),
+  cost: nullable(obj({ batch: nullable(pos), warmup: int, reps: pos, rounds: pos, threads: pos })),
 });
 
 /** Checks a whole configuration (shape, types, and the cross-field rules); returns it typed. */

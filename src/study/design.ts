@@ -13,6 +13,7 @@ import { parseStrategy, strategyInfo, unitsForStrategy, type Direction, type Str
 import { addedShapes, methodSpec, type MethodSpec } from "../peft/index.js";
 import type { TrainConfig } from "../train/index.js";
 import type { RunKind, RunPurpose } from "../report/records.js";
+import { COST_METHODS } from "../robust/index.js";
 import type { ModelConfig, StudyConfig, TargetConfig } from "./config.js";
 
 export interface FapftSpec {
@@ -211,4 +212,31 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     }
   }
   return { slots, notApplicable };
+}
+
+const COST_LABELS: Record<string, string> = { full: LABELS.full, attn: LABELS.attn, ffn: LABELS.ffn, fapft: "FAPFT", linear: LABELS.linear, adapter: "Adapter", vpt: "VPT-Deep", ssf: "SSF", lora: "LoRA" };
+
+/** A Fig. 5 method's name in the report: the study's labels without Fig. 3's letters. */
+export const costLabel = (method: string): string => COST_LABELS[method] ?? method;
+
+/**
+ * The methods the cost step measures for one model, in Fig. 5's order (COST_METHODS): those that the study fine-tunes for it
+ * (full fine-tuning and FAPFT always); the others are left out with the design's reason (the
+ * method does not apply to the architecture) or because the configuration does not list them.
+ */
+export function costMethods(design: Design, model: ModelConfig): { methods: string[]; leftOut: { what: string; reason: string }[] } {
+  const trained = new Set<string>(design.slots.filter((s) => s.model.key === model.key && s.purposes.includes("main")).map((s) => (s.kind === "fapft" ? "fapft" : (s.method?.method ?? s.strategy ?? s.kind))));
+  const methods: string[] = [];
+  const leftOut: { what: string; reason: string }[] = [];
+  for (const key of COST_METHODS) {
+    if (key === "full" || key === "fapft" || trained.has(key)) {
+      methods.push(key);
+      continue;
+    }
+    const isStrategy = key === "attn" || key === "ffn" || key === "linear";
+    const label = isStrategy ? strategyLabel(key as StrategyName) : (METHOD_LABELS[key] ?? key);
+    const na = design.notApplicable.get(model.key)?.find((n) => n.what === label);
+    leftOut.push({ what: costLabel(key), reason: na?.reason ?? `not among the model's ${isStrategy ? "strategies" : "methods"} in the configuration` });
+  }
+  return { methods, leftOut };
 }

@@ -87,6 +87,8 @@ const QUICK: StudyConfig = {
   consistency: { lr: [1e-3], epochs: [1] },
   soups: { fft: [{ lr: null, seed: 0 }, { lr: 1e-3, seed: 0 }], method: "uniform" },
   robustness: { target: "digits", ood: "mnist", perClass: 2, seed: 0 },
+  // Every method once, in a few tiny steps: the numbers only show that the step works.
+  cost: { batch: 8, warmup: 1, reps: 2, rounds: 1, threads: 1 },
 };
 
 // About 30 minutes on 2 idle cores (docs/study.md has the estimate and the measured run): the
@@ -102,6 +104,7 @@ const DEFAULT: StudyConfig = {
   consistency: { lr: [1e-3], epochs: [5] },
   soups: { fft: [{ lr: null, seed: 0 }, { lr: null, seed: 1 }, { lr: null, seed: 2 }, { lr: 1e-3, seed: 0 }, { lr: 3e-3, seed: 1 }], method: "uniform" },
   robustness: { target: "digits", ood: "mnist", perClass: 10, seed: 0 },
+  cost: { batch: null, warmup: 2, reps: 8, rounds: 2, threads: 1 },
 };
 
 export const PRESETS: Readonly<Record<string, StudyConfig>> = { quick: QUICK, default: DEFAULT };

@@ -8,27 +8,29 @@
 //   plans/<id>.json          FAPFT plans (pft plan format)
 //   soups/<id>.safetensors   soups, with <id>.json (makeSoup's report) and <id>.inputs.json
 //   robust/<id>.json         Table 4 measurements, with their inputs
+//   cost/<model>.json        Fig. 5 measurements (every method's train and test step), with their inputs
 //   study.json               the records the report is built from
 //   report.md, report.html   the report (figures/<id>.svg: the figures, linked from report.md)
 //
 // Every slot is run through the store's rule (store.ts): done -> skipped, same inputs ->
 // resumed, changed -> cleared and rerun. A slot that would train exactly what an earlier slot
 // trained (same parameters, data, seed and recipe) reuses that run. Soups and Table 4 are cached
-// the same way, keyed by the SHA-256 of the weights they read.
+// the same way, keyed by the SHA-256 of the weights they read; Fig. 5's cost by what it measures
+// (model, methods and their options, FAPFT's units, precision and the measurement settings).
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { PftError, isPftError } from "../errors.js";
 import { createModel, catalogOf } from "../models/index.js";
 import { DIRECTION_FOR, strategyInfo, angleMap, planFapft, planForStrategy, savePlan, type AngleReport, type Direction } from "../partial/index.js";
-import { readJson, writeJsonAtomic, type Progress, type RunOptions } from "../train/index.js";
-import type { AngleSet, ConsistencyRecord, DifficultyRecord, ModelRecord, RobustnessRecord, RunRecord, SoupRecord, StudyRecords } from "../report/records.js";
+import { readJson, trainConfig, writeJsonAtomic, type Progress, type RunOptions } from "../train/index.js";
+import type { AngleSet, ConsistencyRecord, CostRecord, DifficultyRecord, ModelRecord, RobustnessRecord, RunRecord, SoupRecord, StudyRecords } from "../report/records.js";
 import { RECORDS_FORMAT, RECORDS_VERSION } from "../report/records.js";
 import { buildReport, type Report } from "../report/index.js";
-import { realBackend, type RobustnessResult, type StudyBackend } from "./backend.js";
+import { realBackend, type CostRequest, type CostResult, type RobustnessResult, type StudyBackend } from "./backend.js";
 import type { DataConfig, ModelConfig, StudyConfig, TargetConfig } from "./config.js";
 import { consistencyRecord } from "./consistency.js";
 import { prepareData, type PreparedData } from "./data.js";
-import { designStudy, topkId, type Design, type ModelFacts, type Slot } from "./design.js";
+import { costMethods, designStudy, topkId, type Design, type ModelFacts, type Slot } from "./design.js";
 import { fileDigest, isDone, openRun, readOutputs, resetRun, sameInputs, stableStringify, type RunOutputs } from "./store.js";
 
 export interface StudyOptions {
@@ -151,7 +153,8 @@ class Study {
     this.design.slots.forEach((slot, i) => this.runSlot(slot, i));
     const soups = this.cfg.models.filter((m) => m.soups).flatMap((m) => this.cfg.targets.flatMap((t) => this.soups(m, t)));
     const robustness = this.cfg.robustness ? this.cfg.models.map((m) => this.robustness(m, soups)) : [];
-    const records = this.records(soups, robustness);
+    const cost = this.cfg.cost ? this.cfg.models.map((m) => this.cost(m)) : [];
+    const records = this.records(soups, robustness, cost);
     writeJsonAtomic(join(this.out, "study.json"), records);
     const report = buildReport(records);
     rmSync(join(this.out, "figures"), { recursive: true, force: true });
@@ -468,6 +471,58 @@ class Study {
     return rec;
   }
 
+  // ------------------------------------------------------------------------------------ Fig. 5
+
+  /**
+   * Training latency per step, training memory, test latency and test memory of every method the
+   * study fine-tunes for this model (Fig. 5's), with the study's model, method options, precision
+   * and batch size, and FAPFT's units from the study's plan for the first target and first seed.
+   */
+  private cost(m: ModelConfig): CostRecord {
+    const cc = this.cfg.cost!;
+    const recipe = trainConfig({ ...this.cfg.finetune, ...m.finetune } as Record<string, unknown>);
+    const settings: CostRecord["settings"] = { batch: cc.batch ?? recipe.batchSize, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads, precision: recipe.precision, clock: cc.threads === 1 ? "cpu" : "wall" };
+    const { methods, leftOut } = costMethods(this.design, m);
+    const t0 = this.cfg.targets[0];
+    const fapftRun = `${m.key}-${t0.key}-fapft-s${this.seedsOf(m)[0]}`;
+    const plan = this.done.get(fapftRun)?.plan ?? null;
+    const rec: CostRecord = {
+      model: m.key,
+      settings,
+      fapft: plan ? { run: fapftRun, plan: `plans/${fapftRun}.json`, target: t0.key, topk: plan.topk, direction: plan.direction, units: plan.units } : null,
+      machine: null,
+      leftOut,
+      rows: [],
+    };
+    if (!plan) {
+      this.log(`study: ${m.key} cost: waiting for FAPFT's plan (${fapftRun})`);
+      return rec;
+    }
+    const file = join(this.out, "cost", `${m.key}.json`);
+    const inputs: Omit<CostRequest, "log"> = { model: m.name, numClasses: 10, methods, methodOptions: m.methodOptions, fapftUnits: plan.units, precision: recipe.precision, batch: settings.batch, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads };
+    let result: CostResult | null = null;
+    if (existsSync(file)) {
+      const saved = readJson<{ inputs: unknown; result: CostResult }>(file, "cost measurements");
+      if (stableStringify(saved.inputs) === stableStringify(inputs)) {
+        result = saved.result;
+        this.log(`study: ${m.key} cost: measured earlier: skipped`);
+      }
+    }
+    if (!result && !this.o.reportOnly) {
+      const started = this.now();
+      this.log(`study: ${m.key} cost: ${methods.length} methods x train and test, each in a fresh process (batch ${settings.batch}, ${settings.precision}, median of ${cc.reps} steps after ${cc.warmup}, best of ${cc.rounds} round${cc.rounds === 1 ? "" : "s"}) (${this.elapsed()} into the study)`);
+      result = this.backend.cost({ ...inputs, log: (line) => this.log(`study: ${m.key} cost: ${line}`) });
+      mkdirSync(join(this.out, "cost"), { recursive: true });
+      writeJsonAtomic(file, { inputs, result });
+      this.log(`study: ${m.key} cost: done in ${clock(this.now() - started)}`);
+    }
+    if (result) {
+      rec.machine = result.machine;
+      rec.rows = result.rows;
+    }
+    return rec;
+  }
+
   // ------------------------------------------------------------------------------------ Fig. 4 and the records
 
   /** The Fig. 4 panels of one model: lr and epoch variants per target, seeds per target, and the targets against each other. */
@@ -495,7 +550,7 @@ class Study {
     });
   }
 
-  private records(soups: SoupRecord[], robustness: RobustnessRecord[]): StudyRecords {
+  private records(soups: SoupRecord[], robustness: RobustnessRecord[], cost: CostRecord[]): StudyRecords {
     const cfg = this.cfg;
     const angleSets: AngleSet[] = [];
     for (const s of this.design.slots.filter((x) => x.kind === "full")) {
@@ -507,12 +562,8 @@ class Study {
       const groups = c.groups.map((g) => ({ id: g.id, kind: g.kind, stage: g.stage, units: g.units.map((u) => u.name) }));
       return { key: m.key, name: m.name, arch: c.arch, depths: c.depths, totalParams: c.total, groups, fapftTopk: m.fapftTopk, notApplicable: this.design.notApplicable.get(m.key) ?? [] };
     });
-    const unavailable: StudyRecords["unavailable"] = [
-      {
-        section: "Computational cost (Fig. 5)",
-        reason: "the study does not time methods against each other on a shared machine; `pft bench cost` (src/robust) measures training and test latency and memory per method, in isolated processes (docs/benchmarks.md)",
-      },
-    ];
+    const unavailable: StudyRecords["unavailable"] = [];
+    if (!cfg.cost) unavailable.push({ section: "Computational cost (Fig. 5)", reason: "left out by the configuration (cost: null)" });
     if (!cfg.robustness) unavailable.push({ section: "Robustness and out-of-distribution accuracy (Table 4)", reason: "left out by the configuration (robustness: null)" });
     return {
       format: RECORDS_FORMAT,
@@ -530,6 +581,7 @@ class Study {
       difficulty: cfg.models.flatMap((m) => cfg.targets.flatMap((t) => this.difficultyOf(m, t) ?? [])),
       soups,
       robustness,
+      cost,
       unavailable,
     };
   }

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { buildDocument, buildReport, checkClaims, methodRows, type Claim, type StudyRecords } from "../../src/report/index.js";
 import { PYTHON, tempDir } from "../helpers/reference.js";
-import { fixtureRecords } from "./fixtures.js";
+import { costRecord, fixtureRecords } from "./fixtures.js";
 import { findChromium, openPage } from "./browser.js";
 
-const SECTIONS = ["summary", "design", "difficulty", "methods", "fig1", "fig3", "fig4", "fig6", "soups", "robust", "unavailable", "runs", "config"];
+const SECTIONS = ["summary", "design", "difficulty", "methods", "fig1", "fig3", "fig4", "fig6", "soups", "robust", "cost", "unavailable", "runs", "config"];
 
 function claim(claims: Claim[], scope: string, starts: string): Claim {
   const c = claims.find((x) => x.scope === scope && x.claim.startsWith(starts));
@@ -113,6 +113,70 @@ test("the Table 4 analogue and its claims", () => {
   assert.equal(claim(claims, "vit on digits", "The FAPFT soup is more robust").verdict, "yes");
 });
 
+test("the Fig. 5 analogue: the cost table with ratios to full fine-tuning (train) and the plain model (test), and four panels", () => {
+  const { markdown, figures } = buildReport(fixtureRecords());
+  const t = tableAfter(markdown, "**vit** (`vit_test`): batch 32", "cost");
+  assert.deepEqual(t[0], ["method", "trainable", "train latency, ms/step (× full)", "train peak RSS, MiB (× full)", "train tensors, MiB (× full)", "test latency, ms/step (× plain)", "test peak RSS, MiB (× plain)", "test tensors, MiB (× plain)", "test model"]);
+  const row = (label: string) => t.find((r) => r[0] === label)!;
+  assert.deepEqual(row("Full fine-tuning"), ["Full fine-tuning", "100,000", "80.0 (1.00×)", "77.0 (1.00×)", "10.5 (1.00×)", "30.0 (1.00×)", "20.0 (1.00×)", "2.7 (1.00×)", "plain"]);
+  assert.deepEqual(row("FAPFT"), ["FAPFT", "40,000", "60.0 (0.75×)", "80.0 (1.04×)", "5.3 (0.50×)", "30.6 (1.02×)", "20.5 (1.02×)", "2.7 (1.00×)", "plain"]);
+  assert.deepEqual(row("VPT-Deep"), ["VPT-Deep", "30,000", "123.0 (1.54×)", "113 (1.47×)", "3.1 (0.30×)", "63.0 (2.10×)", "47.0 (2.35×)", "2.8 (1.04×)", "method"]);
+  assert.deepEqual(t.slice(2).map((r) => r[0]), ["Full fine-tuning", "ATTN-only", "FFN-only", "FAPFT", "Linear probing", "Adapter", "VPT-Deep", "SSF", "LoRA"]);
+  assert.match(markdown, /best of 2 rounds, 1 engine thread per worker \(latency = CPU time per step\)\. FAPFT trains the units of `plans\/vit-digits-fapft-s0\.json`/);
+  assert.match(markdown, /The test step is the plain model's, the same computation, for Full fine-tuning, ATTN-only, FFN-only, FAPFT, Linear probing, SSF, LoRA: its measurements \(0\.97×-1\.04× in latency, 18\.0-22\.5 MiB of RSS\) show this measurement's noise\. The claims in the summary count a difference only beyond it: 5% in latency and 2\.5 MiB in RSS/);
+  // The four panels: one bar per method, the ratio under each, and the dashed reference on the latency panels.
+  const panels = figures.filter((f) => f.id.startsWith("fig5-"));
+  assert.deepEqual(panels.map((f) => f.id), ["fig5-vit-a-training-latency", "fig5-vit-b-training-memory", "fig5-vit-c-test-latency", "fig5-vit-d-test-memory"]);
+  for (const f of panels) {
+    for (const label of ["Full", "ATTN", "FFN", "FAPFT", "Linear", "Adapter", "VPT", "SSF", "LoRA"]) assert.ok(f.svg.includes(`>${label}</text>`), `${f.id}: ${label}`);
+  }
+  assert.ok(panels[0].svg.includes(">0.75×</text>") && panels[0].svg.includes(">full fine-tuning</text>") && panels[0].svg.includes("stroke-dasharray"));
+  assert.ok(panels[2].svg.includes(">2.10×</text>") && panels[2].svg.includes(">plain model</text>"));
+  assert.ok(panels[1].svg.includes(">engine-accounted tensors</text>") && panels[1].svg.includes(">113</text>") && panels[1].svg.includes(">3.1</text>"));
+});
+
+test("the cost claims: computed from the records, one failing in the fixture, n/a where a method was not measured", () => {
+  const claims = checkClaims(fixtureRecords());
+  const faster = claim(claims, "vit", "FAPFT trains faster");
+  assert.equal(faster.verdict, "yes");
+  assert.match(faster.detail, /^FAPFT 0\.75× \(60\.0 vs 80\.0 ms per step\); differences within 5% are this measurement's noise/);
+  const smaller = claim(claims, "vit", "FAPFT trains with less memory");
+  assert.equal(smaller.verdict, "no", "FAPFT's RSS is above full fine-tuning's in the fixture");
+  assert.match(smaller.detail, /^FAPFT: peak RSS 80\.0 vs 77\.0 MiB \(1\.04×\), tensors 5\.3 vs 10\.5 MiB \(0\.50×\), not measurably less; RSS differences within 2\.5 MiB/);
+  assert.equal(claim(claims, "vit", "The partial strategies (ATTN-only, FFN-only) train faster").verdict, "yes");
+  assert.equal(claim(claims, "vit", "The partial strategies (ATTN-only, FFN-only) train with less memory").verdict, "yes");
+  const plain = claim(claims, "vit", "FAPFT and the partial strategies have the plain model's");
+  assert.equal(plain.verdict, "yes");
+  assert.match(plain.detail, /^FAPFT plain model, tensors 2\.70 MiB, latency 1\.02×, RSS 20\.5 MiB; ATTN-only plain model/);
+  const adapter = claim(claims, "vit", "Adapter adds test latency");
+  assert.equal(adapter.verdict, "no");
+  assert.match(adapter.detail, /^1\.04× the plain model's test latency \(31\.2 vs 30\.0 ms per step, method model\), not measurably more; differences within 5%/);
+  assert.equal(claim(claims, "vit", "VPT-Deep adds test latency").verdict, "yes");
+
+  // A model without VPT-Deep and with a partial strategy whose deployed model is not the plain one.
+  const rec = fixtureRecords();
+  const c = rec.cost[0];
+  c.rows = c.rows.filter((r) => r.method !== "vpt");
+  c.leftOut = [{ what: "VPT-Deep", reason: "vpt: VPT-Deep is implemented for ViT only" }];
+  const attn = c.rows.find((r) => r.method === "attn")!;
+  attn.test.tensorMiB = 2.9;
+  const changed = checkClaims(rec);
+  const vpt = claim(changed, "vit", "VPT-Deep adds test latency");
+  assert.equal(vpt.verdict, "n/a");
+  assert.equal(vpt.detail, "VPT-Deep was not measured (vpt: VPT-Deep is implemented for ViT only)");
+  assert.equal(claim(changed, "vit", "FAPFT and the partial strategies have the plain model's").verdict, "no");
+
+  // Not measured yet: every cost claim is n/a, and the section says why.
+  const waiting = fixtureRecords();
+  waiting.cost = [{ ...costRecord(), rows: [], machine: null }];
+  const cost = checkClaims(waiting).filter((x) => x.source.startsWith("Fig. 5"));
+  assert.equal(cost.length, 7);
+  assert.ok(cost.every((x) => x.verdict === "n/a" && x.detail === "not measured yet"));
+  const { markdown, figures } = buildReport(waiting);
+  assert.match(markdown, /Not measured yet \(the study stopped before this step; rerunning it measures\)\./);
+  assert.ok(!figures.some((f) => f.id.startsWith("fig5-")));
+});
+
 test("Fig. 4's claim when every ranking is there: consistent across lr and epochs, less across datasets", () => {
   const rec = fixtureRecords();
   const lr = rec.consistency.find((c) => c.axis === "lr")!;
@@ -129,10 +193,11 @@ test("every section is there in both renderings, with its anchor; unfinished run
     assert.ok(html.includes(`<section id="${id}">`), `html section ${id}`);
   }
   assert.match(markdown, /\*\*Incomplete:\*\* 2 runs have not finished/);
-  assert.match(markdown, /\*\*Computational cost \(Fig\. 5\)\*\*: not in this report \(measured by pft bench cost, not by the study\)/);
+  assert.match(markdown, /\*\*A section of the fixture\*\*: not in this report \(the fixture leaves it out\)/);
+  assert.ok(!markdown.includes("**Computational cost (Fig. 5)**: not in this report"), "the cost is in this report");
   assert.match(markdown, /vit leaves out what does not apply to vit:\n\n- VPT-Deep: vpt: VPT-Deep is implemented for ViT only/);
-  // Fig. 1 and Fig. 3 per target, Fig. 4 per consistency record, Fig. 6 per target.
-  assert.deepEqual(figures.map((f) => f.id.split("-")[0]).sort(), ["fig1", "fig1", "fig3", "fig3", "fig4", "fig4", "fig6", "fig6"]);
+  // Fig. 1 and Fig. 3 per target, Fig. 4 per consistency record, Fig. 5's four panels per model, Fig. 6 per target.
+  assert.deepEqual(figures.map((f) => f.id.split("-")[0]).sort(), ["fig1", "fig1", "fig3", "fig3", "fig4", "fig4", "fig5", "fig5", "fig5", "fig5", "fig6", "fig6"]);
   for (const f of figures) {
     assert.ok(markdown.includes(`](figures/${f.id}.svg)`), `markdown links ${f.id}`);
     assert.ok(html.includes(`<svg xmlns="http://www.w3.org/2000/svg" id="${f.id}"`), `html inlines ${f.id}`);

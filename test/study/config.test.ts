@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { catalogOf, createModel } from "../../src/models/index.js";
-import { designStudy, LIBRARY, loadStudyConfig, mergeConfig, PRESETS, validateStudyConfig, type ModelFacts, type StudyConfig } from "../../src/study/index.js";
+import { costMethods, designStudy, LIBRARY, loadStudyConfig, mergeConfig, PRESETS, validateStudyConfig, type ModelFacts, type StudyConfig } from "../../src/study/index.js";
 import { tempDir } from "../helpers/reference.js";
 
 function facts(cfg: StudyConfig): Map<string, ModelFacts> {
@@ -51,6 +51,9 @@ test("bad configurations are errors naming the path", () => {
   bad({ targets: [{ key: "digits", testPerClass: 10 }, "fashion"] }, /digits: testPerClass and trainPool apply to mnist and fashion-mnist/);
   bad({ targets: ["digits"] }, /difficulty "auto" compares targets/);
   bad({ models: [{ key: "vit", methodOptions: { prompt: 3 } }] }, /unknown key config\.models\[0\]\.methodOptions\.prompt/);
+  bad({ cost: { reps: 0 } }, /config\.cost\.reps must be a whole number >= 1, got 0/);
+  bad({ cost: { batch: 2.5 } }, /config\.cost\.batch must be a whole number >= 1/);
+  bad({ cost: { repz: 3 } }, /unknown key config\.cost\.repz/);
   assert.throws(() => mergeConfig(PRESETS.quick, { models: ["resnet"] }, LIBRARY), /models\[0\] names 'resnet', which is not defined \(known: vit, swin, convnext\)/);
   assert.throws(() => loadStudyConfig("huge"), /unknown study preset 'huge'/);
 });
@@ -98,4 +101,36 @@ test("strategies and baselines that do not apply to an architecture are left out
   assert.ok(!slots.some((s) => s.id.startsWith("cnx-") && s.strategy === "attn"));
   assert.deepEqual(notApplicable.get("swin")!.map((n) => n.what), ["VPT-Deep"]);
   assert.ok(slots.some((s) => s.id === "swin-digits-attn-s0"));
+});
+
+test("the cost step's configuration: presets, overrides merge key by key, null leaves it out", () => {
+  assert.deepEqual(PRESETS.quick.cost, { batch: 8, warmup: 1, reps: 2, rounds: 1, threads: 1 });
+  assert.equal(PRESETS.default.cost!.batch, null, "the default measures at the fine-tuning batch size");
+  const merged = validateStudyConfig(mergeConfig(structuredClone(PRESETS.quick), { cost: { reps: 5, batch: null } }));
+  assert.deepEqual(merged.cost, { batch: null, warmup: 1, reps: 5, rounds: 1, threads: 1 });
+  assert.equal(validateStudyConfig(mergeConfig(structuredClone(PRESETS.quick), { cost: null })).cost, null);
+  const { dir, cleanup } = tempDir("pft-study-config-");
+  try {
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ cost: { rounds: 3 } }));
+    assert.deepEqual(loadStudyConfig("default", file).cost, { ...PRESETS.default.cost!, rounds: 3 });
+  } finally {
+    cleanup();
+  }
+});
+
+test("the cost step measures Fig. 5's methods that the study fine-tunes; the others are left out with the reason", () => {
+  const cfg = validateStudyConfig(mergeConfig(structuredClone(PRESETS.quick), { models: ["vit", "swin", { key: "convnext", strategies: ["attn", "ffn", "blocks-last-half"] }] }, LIBRARY));
+  const design = designStudy(cfg, facts(cfg));
+  const of = (key: string) => costMethods(design, cfg.models.find((m) => m.key === key)!);
+  assert.deepEqual(of("vit"), { methods: ["full", "attn", "ffn", "fapft", "linear", "adapter", "vpt", "ssf", "lora"], leftOut: [] });
+  const swin = of("swin");
+  assert.deepEqual(swin.methods, ["full", "attn", "ffn", "fapft", "linear", "adapter", "ssf", "lora"]);
+  assert.deepEqual(swin.leftOut.map((l) => l.what), ["VPT-Deep"]);
+  assert.match(swin.leftOut[0].reason, /ViT/);
+  const cnx = of("convnext");
+  assert.deepEqual(cnx.methods, ["full", "fapft", "adapter"]);
+  assert.deepEqual(cnx.leftOut.map((l) => l.what), ["ATTN-only", "FFN-only", "Linear probing", "VPT-Deep", "SSF", "LoRA"]);
+  assert.equal(cnx.leftOut.find((l) => l.what === "Linear probing")!.reason, "not among the model's strategies in the configuration");
+  assert.match(cnx.leftOut.find((l) => l.what === "ATTN-only")!.reason, /convnext/i);
 });

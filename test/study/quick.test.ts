@@ -1,6 +1,6 @@
 // CI: `pft study --preset quick` for real, through the built CLI: every step of the study on
 // tiny data (pretraining, full fine-tuning, angles, FAPFT, the strategies, the baselines, Fig. 4,
-// Fig. 6, soups). The study is killed with SIGKILL once a few runs have finished and started
+// Fig. 6, soups, Table 4, Fig. 5's cost). The study is killed with SIGKILL once a few runs have finished and started
 // again: the second invocation must skip those runs and finish the rest. Then the report must
 // exist and hold every section, its figures, and a number for every run.
 import { test } from "node:test";
@@ -13,7 +13,7 @@ import { tempDir } from "../helpers/reference.js";
 import { findChromium, openPage } from "../report/browser.js";
 
 const CLI = resolve(new URL("../../src/cli/main.js", import.meta.url).pathname);
-const SECTIONS = ["summary", "design", "difficulty", "methods", "fig1", "fig3", "fig4", "fig6", "soups", "robust", "unavailable", "runs", "config"];
+const SECTIONS = ["summary", "design", "difficulty", "methods", "fig1", "fig3", "fig4", "fig6", "soups", "robust", "cost", "unavailable", "runs", "config"];
 
 const finishedRuns = (dir: string): string[] => (existsSync(join(dir, "runs")) ? readdirSync(join(dir, "runs")).filter((r) => existsSync(join(dir, "runs", r, "result.json"))) : []);
 
@@ -64,7 +64,7 @@ test("pft study --preset quick: killed and rerun, it finishes without redoing fi
       assert.ok(html.includes(`<section id="${id}">`), `report.html section ${id}`);
     }
     const figures = readdirSync(join(out, "figures"));
-    for (const prefix of ["fig1-", "fig3-", "fig4-", "fig6-"]) assert.ok(figures.some((f) => f.startsWith(prefix)), `a ${prefix} figure`);
+    for (const prefix of ["fig1-", "fig3-", "fig4-", "fig5-", "fig6-"]) assert.ok(figures.some((f) => f.startsWith(prefix)), `a ${prefix} figure`);
     for (const f of figures) {
       assert.ok(md.includes(`(figures/${f})`), `report.md links ${f}`);
       assert.ok(html.includes(`id="${f.replace(/\.svg$/, "")}"`), `report.html inlines ${f}`);
@@ -72,6 +72,16 @@ test("pft study --preset quick: killed and rerun, it finishes without redoing fi
     assert.ok(!md.includes("NaN") && !html.includes("NaN"), "no NaN in the report");
     assert.equal(rec.robustness.length, 1);
     assert.ok(rec.robustness[0].rows.length === 6 && rec.robustness[0].rows.every((x) => x.mce !== null && x.oodAcc !== null), "Table 4: 4 runs and 2 soups measured");
+    // Fig. 5: every method measured in both modes, FAPFT with the study's plan.
+    assert.equal(rec.cost.length, 1);
+    const cost = rec.cost[0];
+    assert.deepEqual(cost.rows.map((x) => x.method), ["full", "attn", "ffn", "fapft", "linear", "adapter", "vpt", "ssf", "lora"]);
+    assert.ok(cost.rows.every((x) => x.train.latencyMs > 0 && x.test.latencyMs > 0 && x.train.tensorMiB > 0 && x.train.peakRssMiB > 0), "every measure is there");
+    const fapftRun = rec.runs.find((x) => x.id === cost.fapft!.run)!;
+    assert.deepEqual(cost.fapft!.units, fapftRun.units);
+    assert.equal(cost.rows.find((x) => x.method === "fapft")!.trainable, fapftRun.result!.trainable, "the cost step trains what the FAPFT run trained");
+    assert.equal(cost.rows.find((x) => x.method === "adapter")!.trainable, rec.runs.find((x) => x.id === "vit-digits-adapter-s0")!.result!.trainable, "with the study's method options");
+    assert.ok(!rec.unavailable.some((u) => u.section.startsWith("Computational cost")));
 
     const chromium = findChromium();
     if (chromium) {

@@ -31,6 +31,9 @@ test("killed mid-run and rerun: finished runs are skipped, the interrupted one r
     assert.equal(full.trained.length + full.reused.length, slots.length);
     assert.equal(straight.calls.length, full.trained.length, "one backend call per trained run");
     assert.deepEqual(full.skipped, []);
+    assert.deepEqual(straight.costCalls, ["vit_micro_patch4_28"], "one cost measurement per model");
+    assert.deepEqual(full.records.cost[0].rows.map((r) => r.method), ["full", "attn", "ffn", "fapft", "linear", "adapter", "vpt", "ssf", "lora"]);
+    assert.ok(existsSync(join(a.dir, "cost", "vit.json")));
 
     // Dies during its 12th run: 11 finished, the 12th left a partial directory.
     const dying = stubBackend({ killAtCall: 12 });
@@ -54,6 +57,7 @@ test("killed mid-run and rerun: finished runs are skipped, the interrupted one r
     const idle = stubBackend();
     const third = study(b.dir, idle);
     assert.equal(idle.calls.length, 0);
+    assert.deepEqual(idle.costCalls, [], "the cost measurement is cached");
     assert.equal(third.skipped.length, full.trained.length);
     for (const f of OUTPUTS) assert.equal(readText(join(b.dir, f)), readText(join(a.dir, f)), `${f} unchanged by the rerun`);
   } finally {
@@ -111,6 +115,36 @@ test("changed inputs redo only the runs they affect (the others are skipped)", {
   }
 });
 
+test("the cost step: cached with its inputs, redone when they change, with FAPFT's real plan; cost: null leaves it out", { timeout: 300_000 }, () => {
+  const { dir, cleanup } = tempDir("pft-study-");
+  try {
+    const first = study(dir, stubBackend());
+    const c = first.records.cost[0];
+    const plan = JSON.parse(readText(join(dir, "plans", "vit-digits-fapft-s0.json"))) as { units: string[] };
+    assert.deepEqual(c.fapft, { run: "vit-digits-fapft-s0", plan: "plans/vit-digits-fapft-s0.json", target: "digits", topk: [2], direction: "smallest", units: plan.units });
+    assert.deepEqual(c.settings, { batch: 8, warmup: 1, reps: 2, rounds: 1, threads: 1, precision: "bf16", clock: "cpu" });
+    const saved = JSON.parse(readText(join(dir, "cost", "vit.json"))) as { inputs: Record<string, unknown> };
+    assert.deepEqual(saved.inputs, { model: "vit_micro_patch4_28", numClasses: 10, methods: c.rows.map((r) => r.method), methodOptions: CONFIG.models[0].methodOptions, fapftUnits: plan.units, precision: "bf16", batch: 8, warmup: 1, reps: 2, rounds: 1, threads: 1 });
+    assert.ok(!readText(join(dir, "study.json")).includes(dir), "no absolute paths in the records");
+    assert.match(readText(join(dir, "report.md")), /<a id="cost"><\/a>/);
+
+    // Other measurement settings redo the measurement, and nothing else.
+    const again = stubBackend();
+    const r = study(dir, again, validateStudyConfig({ ...structuredClone(CONFIG), cost: { ...CONFIG.cost!, reps: 3 } }));
+    assert.equal(again.calls.length, 0, "no run retrained");
+    assert.deepEqual(again.costCalls, ["vit_micro_patch4_28"]);
+    assert.equal(r.records.cost[0].settings.reps, 3);
+
+    const off = stubBackend();
+    const none = study(dir, off, validateStudyConfig({ ...structuredClone(CONFIG), cost: null }));
+    assert.deepEqual(off.costCalls, []);
+    assert.deepEqual(none.records.cost, []);
+    assert.deepEqual(none.records.unavailable.map((u) => u.section), ["Computational cost (Fig. 5)"]);
+  } finally {
+    cleanup();
+  }
+});
+
 test("--report-only builds the report from a partial study without training", { timeout: 120_000 }, () => {
   const { dir, cleanup } = tempDir("pft-study-");
   try {
@@ -118,6 +152,8 @@ test("--report-only builds the report from a partial study without training", { 
     const stub = stubBackend();
     const r = runStudy({ config: CONFIG, out: dir, backend: stub, reportOnly: true, ...silent });
     assert.equal(stub.calls.length, 0);
+    assert.deepEqual(stub.costCalls, [], "report-only measures nothing");
+    assert.equal(r.records.cost[0].rows.length, 0);
     assert.equal(r.records.runs.filter((x) => x.result).length, 4);
     assert.match(readText(join(dir, "report.md")), /\*\*Incomplete:\*\* \d+ runs have not finished/);
   } finally {

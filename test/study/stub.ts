@@ -2,7 +2,8 @@
 // (run.json, metrics.jsonl, model.safetensors, result.json), with weights that move each unit by
 // a fixed, depth-dependent amount (so the real angle code sees consistent rankings) and a
 // deterministic accuracy. It counts its calls and can be told to die mid-run, leaving a partial
-// directory behind, as a killed process would.
+// directory behind, as a killed process would. Its cost measurements are fixed numbers per method
+// (full fine-tuning the most expensive to train, VPT-Deep the most expensive to test).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createHash } from "node:crypto";
@@ -13,7 +14,7 @@ import { computeAngles, loadPlan, parseStrategy, planForStrategy } from "../../s
 import { countMethodParams } from "../../src/peft/index.js";
 import { makeSoup } from "../../src/soups/index.js";
 import type { RunOptions } from "../../src/train/index.js";
-import type { StudyBackend } from "../../src/study/index.js";
+import { costLabel, type StudyBackend } from "../../src/study/index.js";
 
 export interface StubCall {
   /** The run directory's name (the slot id). */
@@ -26,10 +27,45 @@ export class KilledError extends Error {}
 
 const frac = (s: string): number => parseInt(createHash("sha256").update(s).digest("hex").slice(0, 8), 16) / 0xffffffff;
 
-export function stubBackend(o: { killAtCall?: number } = {}): StudyBackend & { calls: StubCall[] } {
+/** Per method: training ms, training RSS MiB, test ms, test RSS MiB (the stub's "measurements"). */
+const STUB_COST: Record<string, [number, number, number, number]> = {
+  full: [80, 77, 30, 20],
+  attn: [68, 54, 30.5, 20.5],
+  ffn: [69, 57, 29.5, 21],
+  fapft: [59, 55, 30.2, 20.2],
+  linear: [33, 24, 30.1, 20.4],
+  adapter: [58, 52, 31, 20],
+  vpt: [123, 113, 70, 47],
+  ssf: [93, 118, 30.5, 18],
+  lora: [62, 55, 30, 18],
+};
+
+export function stubBackend(o: { killAtCall?: number } = {}): StudyBackend & { calls: StubCall[]; costCalls: string[] } {
   const calls: StubCall[] = [];
+  const costCalls: string[] = [];
   return {
     calls,
+    costCalls,
+    cost: (r) => {
+      costCalls.push(r.model);
+      return {
+        machine: "stub machine",
+        rows: r.methods.map((method) => {
+          const [trainMs, trainMiB, testMs, testMiB] = STUB_COST[method];
+          const plain = !["adapter", "vpt"].includes(method);
+          const measure = (latencyMs: number, rssMiB: number, tensorMiB: number) => ({ latencyMs, wallMs: latencyMs * 1.02, tensorMiB, rssMiB, peakRssMiB: 240 + rssMiB });
+          return {
+            method,
+            label: costLabel(method),
+            trainable: method === "full" ? 678_730 : 10_000,
+            total: 678_730,
+            testModel: plain ? (method === "ssf" || method === "lora" ? "merged" : "plain") : "method",
+            train: measure(trainMs, trainMiB, method === "full" ? 10.5 : 5),
+            test: measure(testMs, testMiB, plain ? 2.7 : 2.8),
+          };
+        }),
+      };
+    },
     engine: () => "stub engine",
     angles: computeAngles,
     soup: (opts) => makeSoup({ ...opts, evaluator: (members, split) => ({ acc: 0.6 + 0.01 * members.length + (split === "val" ? 0.005 : 0), loss: 1, n: 100 }) }),
