@@ -6,11 +6,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { manualSeed, PftError } from "../../src/index.js";
-import { VisionTransformer } from "../../src/models/index.js";
 import { readSafetensors } from "../../src/nn/index.js";
 import { train, trainBudget, trainConfig, type BatchSource, type TrainConfig } from "../../src/train/index.js";
 import { tempDir } from "../helpers/reference.js";
-import { quiet, synthetic, tiny } from "./synthetic.js";
+import { dropPathRun, quiet, synthetic, tiny } from "./synthetic.js";
 
 /** The schedule written out (timm's warm-up then cosine, per step), independent of src/optim. */
 function expectedLr(step: number, c: { lr: number; warmupLr: number; minLr: number }, warmup: number, total: number): number {
@@ -116,13 +115,7 @@ test("the partial last epoch of a steps run is evaluated, checkpointed and recor
 test("kill and resume of a steps run ends with exactly the weights of an uninterrupted run", () => {
   // 8 steps at 3 per epoch: epochs of 3, 3 and 2 steps; halts land after epochs 1 and 2.
   const cfg = trainConfig({ steps: 8, warmupSteps: 2, batchSize: 16, precision: "bf16", seed: 5, ema: 0.9, lr: 3e-3 });
-  const run = (outDir: string, halt?: number) => {
-    manualSeed(99); // model init; the trainer seeds itself from cfg.seed
-    const model = tiny();
-    const dropModel = new VisionTransformer({ ...model.cfg, dropPathRate: 0.2 }); // randomness inside the step
-    dropModel.loadStateDict(model.stateDict());
-    return train({ model: dropModel, trainable: "all", train: synthetic(48, 3), val: synthetic(32, 4), config: cfg, outDir, resume: true, progress: quiet, haltAfterEpochs: halt, describe: { model: "tiny" } });
-  };
+  const run = dropPathRun(cfg);
   const a = tempDir();
   const b = tempDir();
   try {

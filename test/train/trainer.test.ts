@@ -10,7 +10,7 @@ import { VisionTransformer } from "../../src/models/index.js";
 import { readSafetensors } from "../../src/nn/index.js";
 import { train, trainConfig, forwardPartial, type Batch } from "../../src/train/index.js";
 import { tempDir } from "../helpers/reference.js";
-import { quiet, synthetic, tiny } from "./synthetic.js";
+import { dropPathRun, quiet, synthetic, tiny } from "./synthetic.js";
 
 const attnNames = (m: VisionTransformer) => m.namedParameters().map((n) => n.name).filter((n) => /^blocks\.\d+\.(norm1|attn)\./.test(n) || n.startsWith("head."));
 
@@ -45,13 +45,7 @@ test("the no-grad frozen prefix gives the same gradients on trainable parameters
 
 test("kill and resume ends with exactly the weights of an uninterrupted run", () => {
   const cfg = trainConfig({ epochs: 3, batchSize: 16, precision: "bf16", seed: 5, ema: 0.9, lr: 3e-3 });
-  const run = (outDir: string, halt?: number) => {
-    manualSeed(99); // model init; the trainer seeds itself from cfg.seed
-    const model = tiny();
-    const dropModel = new VisionTransformer({ ...model.cfg, dropPathRate: 0.2 }); // randomness inside the step
-    dropModel.loadStateDict(model.stateDict());
-    return train({ model: dropModel, trainable: "all", train: synthetic(48, 3), val: synthetic(32, 4), config: cfg, outDir, resume: true, progress: quiet, haltAfterEpochs: halt, describe: { model: "tiny" } });
-  };
+  const run = dropPathRun(cfg);
   const a = tempDir();
   const b = tempDir();
   try {
