@@ -18,6 +18,8 @@ export interface EngineInfo {
   cpuBf16: boolean;
   mkldnn: boolean;
   cudaDevices: number;
+  /** glibc malloc keeps freed tensor memory for reuse (native/addon.cc TuneMalloc; PFT_MALLOC_TUNING=0 turns it off). */
+  mallocTuned: boolean;
 }
 
 export function setNumThreads(n: number): void {
@@ -82,6 +84,7 @@ export function engineInfo(): EngineInfo {
     threads: number;
     mkldnn: boolean;
     cudaDevices: number;
+    mallocTuned: boolean;
   }>("runtimeInfo");
   cachedBf16 ??= cpuHasBf16();
   return {
@@ -94,6 +97,7 @@ export function engineInfo(): EngineInfo {
     cpuBf16: cachedBf16,
     mkldnn: raw.mkldnn,
     cudaDevices: raw.cudaDevices,
+    mallocTuned: raw.mallocTuned,
   };
 }
 
@@ -105,7 +109,8 @@ export function describeEngine(info: EngineInfo = engineInfo()): string {
       : `${info.blasKind} BLAS (${info.blasLibrary || "none found"})`;
   const bf16 = info.cpuBf16 ? "bf16 native" : "no native bf16";
   const cuda = info.cudaDevices > 0 ? `, ${info.cudaDevices} CUDA device(s)` : "";
-  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}`;
+  const malloc = info.mallocTuned ? ", malloc keeps freed memory" : "";
+  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}`;
 }
 
 /** A warning when the BLAS in use is Debian's slow reference implementation; null when fine. */
