@@ -2,7 +2,7 @@
 // data, build (and for fine-tuning, load) the model, choose what trains, train with resume, then
 // evaluate on the held-out test split. Outputs land in one self-describing run directory.
 import { join } from "node:path";
-import { engineInfo, describeEngine } from "../engine/index.js";
+import { engineInfo, describeEngine, manualSeed } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { loadDataset, describeDataset } from "../data/index.js";
 import { createModel, catalogOf, loadPretrained, type VisionModel } from "../models/index.js";
@@ -95,6 +95,9 @@ export function runTraining(o: RunOptions): RunResult {
     if (!modelName) throw new PftError("config", `${pretrained.file} does not record its model: pass --model`);
   }
   if (!modelName) throw new PftError("config", "no model given: pass --model (pft models lists them)");
+  // The seed covers initialisation too: a from-scratch model, a re-initialised head and a
+  // method's new parameters are drawn from it, so the same command gives the same weights.
+  manualSeed(cfg.seed);
   const model: VisionModel = createModel(modelName, { numClasses, dropPathRate: o.dropPath });
   if (pretrained) {
     const report = loadPretrained(model, pretrained.tensors);
