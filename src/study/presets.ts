@@ -1,5 +1,5 @@
 // The study's presets. `quick` exercises every step on tiny data (CI, <= 5 minutes on 2 cores);
-// `default` is the paper's experiments scaled to ~30 minutes on 2 idle cores. docs/study.md
+// `default` is the paper's experiments scaled to about 21 minutes on 2 idle cores. docs/study.md
 // justifies the design and lists measured times.
 //
 // Source and targets: pretrain on MNIST; fine-tune on the sklearn 8x8 digits (the same concept,
@@ -91,7 +91,7 @@ const QUICK: StudyConfig = {
   cost: { batch: 8, warmup: 1, reps: 2, rounds: 1, threads: 1 },
 };
 
-// About 30 minutes on 2 idle cores (docs/study.md has the estimate and the measured run): the
+// About 21 minutes on 2 idle cores (docs/study.md has the measured run): the
 // whole design for the ViT with 3 seeds; Swin and ConvNeXt with one seed and without the top-k
 // ablation and the soups.
 const DEFAULT: StudyConfig = {

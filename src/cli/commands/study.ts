@@ -7,7 +7,7 @@ export const study: Command = {
   summary: "run the paper's experiments end to end (resumable) and write DIR/report.md and DIR/report.html",
   usage: "pft study [--preset default|quick] [--config FILE] --out DIR [--report-only] [--quiet]\n       pft study [--preset ...] [--config FILE] --print-config",
   flags: {
-    preset: { type: "string", default: "default", help: "default (about 25-30 min on 2 idle cores) or quick (CI: about a minute); docs/study.md" },
+    preset: { type: "string", default: "default", help: "default (about 21 min on 2 idle cores) or quick (CI: 1-2 min); docs/study.md" },
     config: { type: "string", help: "JSON file of overrides on top of the preset (see docs/study.md)" },
     out: { type: "string", help: "study directory: runs, plans, soups, study.json, report.md, report.html" },
     "report-only": { type: "boolean", help: "rebuild the report from what DIR holds, training nothing" },
