@@ -18,7 +18,7 @@
 // the same way, keyed by the SHA-256 of the weights they read; Fig. 5's cost by what it measures
 // (model, methods and their options, FAPFT's units, precision and the measurement settings).
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { PftError, isPftError } from "../errors.js";
 import { createModel, catalogOf } from "../models/index.js";
 import { DIRECTION_FOR, strategyInfo, angleMap, planFapft, planForStrategy, savePlan, type AngleReport, type Direction } from "../partial/index.js";
@@ -91,6 +91,9 @@ function clock(ms: number): string {
 }
 
 const QUIET: Progress = { start() {}, tick() {}, end() {} };
+
+/** Every dataset a study can use (MNIST, Fashion-MNIST, the sklearn digits) has ten classes. */
+const STUDY_CLASSES = 10;
 
 /** The trainer's progress for one run: a redrawn bar on a terminal, one line per epoch otherwise. */
 export function defaultRunProgress(runId: string): Progress {
@@ -175,7 +178,7 @@ class Study {
     this.source = prepareData(this.cfg.source, this.out);
     for (const t of this.cfg.targets) this.targets.set(t.key, prepareData(t, this.out));
     for (const m of this.cfg.models) {
-      const model = createModel(m.name, { numClasses: 10 });
+      const model = createModel(m.name, { numClasses: STUDY_CLASSES });
       try {
         this.facts.set(m.key, { catalog: catalogOf(model), shapes: new Map(model.namedParameters().map((n) => [n.name, n.param.shape])) });
       } finally {
@@ -441,34 +444,44 @@ class Study {
       this.log(`study: ${id} robustness: waiting for its runs (not all finished)`);
       return rec;
     }
-    const file = join(this.out, "robust", `${id}.json`);
     const inputs = { model: m.name, data: logicalData(t), ood: rc.ood, perClass: rc.perClass, seed: rc.seed, checkpoints: picks.map((p) => ({ label: p.label, weights: fileDigest(p.weights!) })) };
-    let result: RobustnessResult | null = null;
-    if (existsSync(file)) {
-      const saved = readJson<{ inputs: unknown; result: RobustnessResult }>(file, "robustness results");
-      if (stableStringify(saved.inputs) === stableStringify(inputs)) {
-        result = saved.result;
-        this.log(`study: ${id} robustness: measured earlier: skipped`);
-      }
-    }
-    if (!result && !this.o.reportOnly) {
-      const started = this.now();
-      this.log(`study: ${id} robustness: ${picks.length} models, 15 corruptions x 5 severities on ${rc.perClass} test images per class${rc.ood ? `, and ${rc.ood} as out-of-distribution data` : ""} (${this.elapsed()} into the study)`);
+    const start = `${picks.length} models, 15 corruptions x 5 severities on ${rc.perClass} test images per class${rc.ood ? `, and ${rc.ood} as out-of-distribution data` : ""}`;
+    const result = this.measured(join("robust", `${id}.json`), "robustness results", inputs, `${id} robustness`, start, (): RobustnessResult => {
       // The shifted data as the study prepared it (the source's or a target's test split), else as the loaders give it.
       const specOf = (data: string) => (data === this.cfg.source.data ? this.source.spec : (this.targets.get(this.cfg.targets.find((x) => x.data === data)?.key ?? "")?.spec ?? data));
       const bf16 = recordedPrecision(picks[0].dir ?? "") === "bf16";
-      result = this.backend.robustness({ model: m.name, checkpoints: picks.map((p) => ({ label: p.label, weights: p.weights! })), data: this.targets.get(t.key)!.spec, ood: rc.ood === null ? null : specOf(rc.ood), perClass: rc.perClass, seed: rc.seed, bf16 });
-      mkdirSync(join(this.out, "robust"), { recursive: true });
-      writeJsonAtomic(file, { inputs, result });
-      this.log(`study: ${id} robustness: done in ${clock(this.now() - started)}`);
-    }
+      return this.backend.robustness({ model: m.name, checkpoints: picks.map((p) => ({ label: p.label, weights: p.weights! })), data: this.targets.get(t.key)!.spec, ood: rc.ood === null ? null : specOf(rc.ood), perClass: rc.perClass, seed: rc.seed, bf16 });
+    });
     if (result) {
-      const r = result;
-      rec.corruption = { ...r.corruption, dataset: t.data };
-      rec.ood = r.ood;
-      rec.rows = rec.rows.map((row, i) => ({ ...row, oodAcc: r.rows[i].oodAcc, mce: r.rows[i].mce, relativeMce: r.rows[i].relativeMce, corruptedAcc: r.rows[i].corruptedAcc }));
+      rec.corruption = { ...result.corruption, dataset: t.data };
+      rec.ood = result.ood;
+      rec.rows = rec.rows.map((row, i) => ({ ...row, oodAcc: result.rows[i].oodAcc, mce: result.rows[i].mce, relativeMce: result.rows[i].relativeMce, corruptedAcc: result.rows[i].corruptedAcc }));
     }
     return rec;
+  }
+
+  /**
+   * A measurement cached in DIR/<file> with the inputs it was made from (Table 4, Fig. 5): read
+   * back when the inputs are the same, else measured and written atomically; with --report-only
+   * nothing is measured (null).
+   */
+  private measured<R>(file: string, what: string, inputs: unknown, tag: string, start: string, measure: () => R): R | null {
+    const path = join(this.out, file);
+    if (existsSync(path)) {
+      const saved = readJson<{ inputs: unknown; result: R }>(path, what);
+      if (stableStringify(saved.inputs) === stableStringify(inputs)) {
+        this.log(`study: ${tag}: measured earlier: skipped`);
+        return saved.result;
+      }
+    }
+    if (this.o.reportOnly) return null;
+    const started = this.now();
+    this.log(`study: ${tag}: ${start} (${this.elapsed()} into the study)`);
+    const result = measure();
+    mkdirSync(dirname(path), { recursive: true });
+    writeJsonAtomic(path, { inputs, result });
+    this.log(`study: ${tag}: done in ${clock(this.now() - started)}`);
+    return result;
   }
 
   // ------------------------------------------------------------------------------------ Fig. 5
@@ -498,24 +511,9 @@ class Study {
       this.log(`study: ${m.key} cost: waiting for FAPFT's plan (${fapftRun})`);
       return rec;
     }
-    const file = join(this.out, "cost", `${m.key}.json`);
-    const inputs: Omit<CostRequest, "log"> = { model: m.name, numClasses: 10, methods, methodOptions: m.methodOptions, fapftUnits: plan.units, precision: recipe.precision, batch: settings.batch, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads };
-    let result: CostResult | null = null;
-    if (existsSync(file)) {
-      const saved = readJson<{ inputs: unknown; result: CostResult }>(file, "cost measurements");
-      if (stableStringify(saved.inputs) === stableStringify(inputs)) {
-        result = saved.result;
-        this.log(`study: ${m.key} cost: measured earlier: skipped`);
-      }
-    }
-    if (!result && !this.o.reportOnly) {
-      const started = this.now();
-      this.log(`study: ${m.key} cost: ${methods.length} methods x train and test, each in a fresh process (batch ${settings.batch}, ${settings.precision}, median of ${cc.reps} steps after ${cc.warmup}, best of ${cc.rounds} round${cc.rounds === 1 ? "" : "s"}) (${this.elapsed()} into the study)`);
-      result = this.backend.cost({ ...inputs, log: (line) => this.log(`study: ${m.key} cost: ${line}`) });
-      mkdirSync(join(this.out, "cost"), { recursive: true });
-      writeJsonAtomic(file, { inputs, result });
-      this.log(`study: ${m.key} cost: done in ${clock(this.now() - started)}`);
-    }
+    const inputs: Omit<CostRequest, "log"> = { model: m.name, numClasses: STUDY_CLASSES, methods, methodOptions: m.methodOptions, fapftUnits: plan.units, precision: recipe.precision, batch: settings.batch, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads };
+    const start = `${methods.length} methods x train and test, each in a fresh process (batch ${settings.batch}, ${settings.precision}, median of ${cc.reps} steps after ${cc.warmup}, best of ${cc.rounds} round${cc.rounds === 1 ? "" : "s"})`;
+    const result = this.measured(join("cost", `${m.key}.json`), "cost measurements", inputs, `${m.key} cost`, start, (): CostResult => this.backend.cost({ ...inputs, log: (line) => this.log(`study: ${m.key} cost: ${line}`) }));
     if (result) {
       rec.machine = result.machine;
       rec.rows = result.rows;
