@@ -773,23 +773,21 @@ DEF(setRngState) {
 // (measured: ~2x the minor faults of PyTorch's process, and the faults serialise the two
 // OpenMP threads). Keeping freed memory in the heap makes steps reuse it, as a caching
 // allocator would. Skipped when PFT_MALLOC_TUNING=0 or when the user tunes glibc malloc.
-bool& MallocTunedFlag() {
-  static bool tuned = false;
-  return tuned;
-}
-void TuneMalloc() {
+bool mallocTuned = false;  // set once, at load, by Init
+bool TuneMalloc() {
 #if defined(__GLIBC__)
   const char* setting = std::getenv("PFT_MALLOC_TUNING");
-  if (setting && std::string(setting) == "0") return;
+  if (setting && std::string(setting) == "0") return false;
   for (const char* v : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"}) {
-    if (std::getenv(v)) return;
+    if (std::getenv(v)) return false;
   }
-  MallocTunedFlag() = mallopt(M_MMAP_THRESHOLD, 256 << 20) == 1 &&  // buffers up to 256 MiB come from the heap
-                      mallopt(M_TRIM_THRESHOLD, 512 << 20) == 1 &&  // give memory back only past 512 MiB free
-                      mallopt(M_TOP_PAD, 64 << 20) == 1;            // grow the heap 64 MiB at a time
+  return mallopt(M_MMAP_THRESHOLD, 256 << 20) == 1 &&  // buffers up to 256 MiB come from the heap
+         mallopt(M_TRIM_THRESHOLD, 512 << 20) == 1 &&  // give memory back only past 512 MiB free
+         mallopt(M_TOP_PAD, 64 << 20) == 1;            // grow the heap 64 MiB at a time
+#else
+  return false;
 #endif
 }
-bool MallocTuned() { return MallocTunedFlag(); }
 
 std::string LibraryOfAddress(void* p) {
   Dl_info di;
@@ -821,12 +819,12 @@ DEF(runtimeInfo) {
   o.Set("cuda", at::hasCUDA());
   o.Set("cudaDevices", at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
   o.Set("torchLibrary", LibraryOfAddress(reinterpret_cast<void*>(&at::show_config)));
-  o.Set("mallocTuned", MallocTuned());
+  o.Set("mallocTuned", mallocTuned);
   return o;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  TuneMalloc();
+  mallocTuned = TuneMalloc();
   for (auto& [name, fn] : Registry()) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;
 }
