@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 
 export DEBIAN_FRONTEND=noninteractive
 packages=(
-  libopenblas0-pthread        # the BLAS; Debian's default reference BLAS is ~30x slower
+  libopenblas0-openmp         # the BLAS; Debian's default reference BLAS is ~30x slower
   python3-torch python3-torchvision  # reference peers for tests and benchmarks only
   dataset-fashion-mnist       # real data that installs offline
   g++ make python3            # node-gyp builds the native addon
@@ -25,14 +25,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# OpenBLAS must be the active libblas.so.3 (libtorch calls sgemm_ through it).
+# OpenBLAS must be the active libblas.so.3 (libtorch calls sgemm_ through it), and its OpenMP
+# build: the pthreads build keeps its own threads, which fight libtorch's OpenMP threads for the
+# cores (float32 training measured 2x slower on 2 cores). libtorch also links liblapack.so.3 and
+# libopenblas.so.0, so all three alternatives point at the same build.
 arch_dir="/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"
-openblas="$arch_dir/openblas-pthread/libblas.so.3"
-if [ -e "$openblas" ] && [ "$(readlink -f "$arch_dir/libblas.so.3")" != "$openblas" ]; then
-  update-alternatives --set "libblas.so.3-$(basename "$arch_dir")" "$openblas"
-fi
+arch="$(basename "$arch_dir")"
+for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
+  target="$arch_dir/openblas-openmp/$lib"
+  if [ -e "$target" ] && [ "$(readlink -f "$arch_dir/$lib")" != "$(readlink -f "$target")" ]; then
+    update-alternatives --set "$lib-$arch" "$target" >/dev/null
+  fi
+done
 case "$(readlink -f "$arch_dir/libblas.so.3")" in
-  *openblas*) echo "setup: BLAS is $(readlink -f "$arch_dir/libblas.so.3")" ;;
+  *openblas-openmp*) echo "setup: BLAS is $(readlink -f "$arch_dir/libblas.so.3")" ;;
+  *openblas*) echo "setup: warning: the active libblas.so.3 is not OpenBLAS's OpenMP build" >&2 ;;
   *) echo "setup: warning: the active libblas.so.3 is not OpenBLAS" >&2 ;;
 esac
 

@@ -8,7 +8,11 @@
 //
 // Ownership: JS owns each Box. `dispose` frees the tensor at once (the Box stays, marked
 // disposed, so later use is a clear error); the GC finalizer frees whatever was not disposed.
-// Native bytes are reported to V8 with AdjustExternalMemory so the GC sees them.
+// Native bytes are reported to V8 with AdjustExternalMemory so the GC sees them, but only for
+// tensors whose lifetime the GC decides (made outside any scope, kept, or returned out of the
+// outermost scope): JS calls `account` for those. A scope frees its tensors itself, and telling
+// V8 about them made it run a full mark-compact every ~70 ms of a forward pass (measured) to
+// collect memory it could not free.
 
 #include <napi.h>
 
@@ -18,6 +22,7 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <dlfcn.h>
 #if defined(__GLIBC__)
@@ -28,10 +33,24 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace pft {
+bool FusedAttentionAvailable();
+at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused);
+// native/allocator.cc
+size_t InstallCachingAllocator();
+struct CacheStats {
+  size_t limit, idleBytes;
+  uint64_t hits, misses;
+};
+CacheStats CachingAllocatorStats();
+void EmptyCache();
+}  // namespace pft
 
 namespace {
 
@@ -44,6 +63,7 @@ struct Box {
 };
 
 int64_t g_live = 0;
+int64_t g_accounted = 0;  // bytes reported to V8 (tensors the GC owns)
 
 int64_t accountedBytes(const at::Tensor& t) {
   if (!t.defined() || !t.device().is_cpu()) return 0;
@@ -52,7 +72,10 @@ int64_t accountedBytes(const at::Tensor& t) {
 
 void releaseBox(Napi::Env env, Box* b) {
   if (!b->t.defined()) return;
-  if (b->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -b->bytes);
+  if (b->bytes) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -b->bytes);
+    g_accounted -= b->bytes;
+  }
   b->t.reset();
   b->bytes = 0;
   --g_live;
@@ -62,8 +85,6 @@ Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   auto* b = new Box();
   b->t = std::move(t);
-  b->bytes = accountedBytes(b->t);
-  if (b->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, b->bytes);
   ++g_live;
   return Napi::External<Box>::New(env, b, [](Napi::Env env, Box* b) {
     releaseBox(env, b);
@@ -280,8 +301,21 @@ DEF(dispose) {
   releaseBox(ENV, b);
   return ENV.Undefined();
 }
+// account(t): report t's bytes to V8 (once); its lifetime is now the GC's business.
+DEF(account) {
+  Box* b = BoxOf(ENV, info[0], 0);
+  if (b->t.defined() && !b->bytes) {
+    b->bytes = accountedBytes(b->t);
+    if (b->bytes) {
+      Napi::MemoryManagement::AdjustExternalMemory(ENV, b->bytes);
+      g_accounted += b->bytes;
+    }
+  }
+  return ENV.Undefined();
+}
 DEF(isDisposed) { return Napi::Boolean::New(ENV, !BoxOf(ENV, info[0], 0)->t.defined()); }
 DEF(liveTensors) { return Napi::Number::New(ENV, static_cast<double>(g_live)); }
+DEF(gcOwnedBytes) { return Napi::Number::New(ENV, static_cast<double>(g_accounted)); }
 
 DEF(shape) {
   auto& t = T(info, 0);
@@ -636,6 +670,8 @@ DEF(unfold) { RET(T(info, 0).unfold(Int(info, 1), Int(info, 2), Int(info, 3))); 
 DEF(matmul) { RET(at::matmul(T(info, 0), T(info, 1))); }
 DEF(mm) { RET(at::mm(T(info, 0), T(info, 1))); }
 DEF(bmm) { RET(at::bmm(T(info, 0), T(info, 1))); }
+// attention(qkv [B, N, 3C], heads, scale, fused): multi-head self-attention (native/attention.cc).
+DEF(attention) { RET(pft::Attention(T(info, 0), Int(info, 1), Num(info, 2), Bool(info, 3, true))); }
 DEF(linear) { RET(at::linear(T(info, 0), T(info, 1), OptT(info, 2))); }
 DEF(einsum) { RET(at::einsum(Str(info, 0), Tensors(info, 1))); }
 DEF(layerNorm) {
@@ -740,6 +776,19 @@ DEF(isAutocastEnabled) { return Napi::Boolean::New(ENV, at::autocast::is_cpu_ena
 // ---------------------------------------------------------------------------------------------
 // Runtime: threads, RNG, and what the engine runs on
 
+// profileStart(path) / profileStop(): libtorch's op profiler (every ATen op, forward and
+// backward, with its time) written as a Chrome trace to `path` when stopped (bench --profile).
+std::unique_ptr<torch::autograd::profiler::RecordProfile> g_profile;
+DEF(profileStart) {
+  if (g_profile) Fail(ENV, "profileStart: a profile is already running");
+  g_profile = std::make_unique<torch::autograd::profiler::RecordProfile>(Str(info, 0));
+  return ENV.Undefined();
+}
+DEF(profileStop) {
+  g_profile.reset();
+  return ENV.Undefined();
+}
+
 DEF(setNumThreads) {
   int64_t n = Int(info, 0);
   if (n < 1) Fail(ENV, "thread count must be >= 1");
@@ -802,6 +851,12 @@ std::string LibraryOf(const char* symbol) {
   return p ? LibraryOfAddress(p) : "";
 }
 
+// emptyCache(): frees the idle blocks of the caching CPU allocator (native/allocator.cc).
+DEF(emptyCache) {
+  pft::EmptyCache();
+  return ENV.Undefined();
+}
+
 DEF(runtimeInfo) {
   auto o = Napi::Object::New(ENV);
   std::string config = at::show_config();
@@ -814,17 +869,27 @@ DEF(runtimeInfo) {
   int blasThreads = -1;
   if (auto fn = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) blasThreads = fn();
   o.Set("blasThreads", blasThreads);
+  int blasParallel = -1;  // OpenBLAS: 0 sequential, 1 its own pthreads, 2 OpenMP (libtorch's pool)
+  if (auto fn = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"))) blasParallel = fn();
+  o.Set("blasParallel", blasParallel);
   o.Set("threads", at::get_num_threads());
   o.Set("mkldnn", at::hasMKLDNN());
   o.Set("cuda", at::hasCUDA());
   o.Set("cudaDevices", at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
   o.Set("torchLibrary", LibraryOfAddress(reinterpret_cast<void*>(&at::show_config)));
   o.Set("mallocTuned", mallocTuned);
+  o.Set("fusedAttention", pft::FusedAttentionAvailable());
+  const pft::CacheStats cache = pft::CachingAllocatorStats();
+  o.Set("cpuCacheLimit", static_cast<double>(cache.limit));
+  o.Set("cpuCacheIdle", static_cast<double>(cache.idleBytes));
+  o.Set("cpuCacheHits", static_cast<double>(cache.hits));
+  o.Set("cpuCacheMisses", static_cast<double>(cache.misses));
   return o;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mallocTuned = TuneMalloc();
+  pft::InstallCachingAllocator();
   for (auto& [name, fn] : Registry()) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;
 }

@@ -8,8 +8,8 @@
 // Printed as ratios pft / PyTorch; the target is >= 1.0 everywhere.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
-import { writeFileSync } from "node:fs";
-import { Tensor, F, scope, noGrad, autocast, manualSeed, engineInfo, describeEngine, getNumThreads } from "../../src/engine/index.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { Tensor, F, scope, noGrad, autocast, manualSeed, engineInfo, describeEngine, getNumThreads, profile } from "../../src/engine/index.js";
 import { AdamW } from "../../src/optim/index.js";
 import { createModel, type VitConfig, type VisionTransformer } from "../../src/models/index.js";
 import { packageRoot } from "../common.js";
@@ -21,6 +21,8 @@ export interface EngineBenchOptions {
   rounds: number;
   python: string;
   out?: string;
+  /** Write one profiled step of each configuration here (Chrome traces, `profile()`). */
+  profileDir?: string;
   log?: (line: string) => void;
 }
 
@@ -49,7 +51,7 @@ function benchVitConfig(): VitConfig {
   return cfg;
 }
 
-function measurePft(c: BenchConfig, o: EngineBenchOptions): number {
+function measurePft(c: BenchConfig, o: EngineBenchOptions, traceFile?: string): number {
   manualSeed(0);
   const model = createModel(MODEL) as VisionTransformer;
   const half = model.cfg.depth / 2;
@@ -78,6 +80,7 @@ function measurePft(c: BenchConfig, o: EngineBenchOptions): number {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < o.steps; i++) step();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (traceFile) profile(traceFile, step);
   model.dispose();
   opt.dispose();
   x.dispose();
@@ -112,13 +115,15 @@ export function runEngineBench(o: EngineBenchOptions): EngineBenchRow[] {
   if (!info.cpuBf16) log("note: this CPU has no native bf16 (AVX512-BF16/AMX); bf16 rows measure emulated bf16");
   const v = benchVitConfig();
   log(`${MODEL}: ${v.imageSize}x${v.imageSize}, patch ${v.patchSize}, dim ${v.embedDim}, depth ${v.depth}, ${v.numHeads} heads; batch ${o.batch}, ${o.steps} timed steps after ${o.warmup} warm-up, best of ${o.rounds} rounds`);
+  if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
   const best = new Map<string, { pft: number; torch: number }>(CONFIGS.map((c) => [c.id, { pft: 0, torch: 0 }]));
   for (let round = 1; round <= o.rounds; round++) {
     const torch = measureTorch(o);
     for (const c of CONFIGS) {
       const b = best.get(c.id)!;
       b.torch = Math.max(b.torch, torch[c.id]);
-      b.pft = Math.max(b.pft, measurePft(c, o));
+      const trace = o.profileDir && round === o.rounds ? resolve(o.profileDir, `pft-${c.id.replace(/[^a-z0-9]+/gi, "-")}.json`) : undefined;
+      b.pft = Math.max(b.pft, measurePft(c, o, trace));
       log(`  round ${round}/${o.rounds} ${c.id}: pft ${b.pft.toFixed(1)} img/s, PyTorch ${b.torch.toFixed(1)} img/s`);
     }
   }

@@ -30,6 +30,27 @@ export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
   return x.gelu(approximate);
 }
 
+export interface AttentionOptions {
+  /** Multiplies the scores before the softmax; default head_dim ** -0.5. */
+  scale?: number;
+  /**
+   * false composes it from ATen ops (permute, matmul, softmax) as timm writes it; default true runs
+   * the fused kernel (native/attention.cc) when the engine has it (engineInfo().fusedAttention).
+   */
+  fused?: boolean;
+}
+
+/**
+ * Multi-head self-attention over a qkv projection: `qkv` is [B, N, 3 * C] laid out as timm's
+ * `qkv(x)` ([B, N, 3, heads, C / heads]); returns softmax(scale * q k^T) v with the heads
+ * concatenated, [B, N, C]. float32, bfloat16 (under autocast) and float64; differentiable.
+ */
+export function attention(qkv: Tensor, heads: number, opts: AttentionOptions = {}): Tensor {
+  const dim = qkv.shape[qkv.shape.length - 1] / 3;
+  const scale = opts.scale ?? (dim / heads) ** -0.5;
+  return own(call("attention", qkv.handle, heads, scale, opts.fused ?? true));
+}
+
 export function softmax(x: Tensor, dim: number): Tensor {
   return x.softmax(dim);
 }

@@ -1,5 +1,5 @@
 // The engine's public surface: tensors, scopes, modes, nn functional ops and runtime facts.
-export { Tensor, cat, stack, where, einsum, liveTensors, isFloatingDType } from "./tensor.js";
+export { Tensor, cat, stack, where, einsum, liveTensors, gcOwnedBytes, isFloatingDType } from "./tensor.js";
 export type { DType, Device, Shape, Scalar, TensorOptions, TypedData } from "./tensor.js";
 export { scope, inScope } from "./scope.js";
 export { noGrad, enableGrad, isGradEnabled, autocast, isAutocastEnabled, type AutocastOptions } from "./modes.js";
@@ -8,6 +8,8 @@ export {
   engineInfo,
   describeEngine,
   blasWarning,
+  emptyCache,
+  profile,
   setNumThreads,
   getNumThreads,
   manualSeed,

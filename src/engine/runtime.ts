@@ -2,7 +2,7 @@
 // thread count and the random generator. The thread count is set once at load from PFT_THREADS
 // (default: every core), for libtorch's pool and OpenBLAS's together.
 import { availableParallelism } from "node:os";
-import { readFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync } from "node:fs";
 import { PftError } from "../errors.js";
 import { callNative as call, Tensor } from "./tensor.js";
 
@@ -13,6 +13,11 @@ export interface EngineInfo {
   blasKind: "openblas" | "reference" | "mkl" | "other" | "none";
   blasConfig: string;
   blasThreads: number;
+  /**
+   * How OpenBLAS runs in parallel: "openmp" shares libtorch's OpenMP pool; "pthreads" keeps its
+   * own threads, which contend with libtorch's (float32 training measured 2x slower on 2 cores).
+   */
+  blasThreading: "openmp" | "pthreads" | "sequential" | "unknown";
   threads: number;
   /** The CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), so bf16 autocast pays off. */
   cpuBf16: boolean;
@@ -20,6 +25,10 @@ export interface EngineInfo {
   cudaDevices: number;
   /** glibc malloc keeps freed tensor memory for reuse (native/addon.cc TuneMalloc; PFT_MALLOC_TUNING=0 turns it off). */
   mallocTuned: boolean;
+  /** F.attention runs the fused kernel (native/attention.cc; needs oneDNN's GEMM from libtorch's libdnnl). */
+  fusedAttention: boolean;
+  /** The caching CPU allocator (native/allocator.cc): its cap on idle bytes (0: not installed), what it holds idle, and how often a request was served from it. */
+  cpuCache: { limitBytes: number; idleBytes: number; hits: number; misses: number };
 }
 
 export function setNumThreads(n: number): void {
@@ -81,10 +90,16 @@ export function engineInfo(): EngineInfo {
     blasLibrary: string;
     openblasConfig: string;
     blasThreads: number;
+    blasParallel: number;
     threads: number;
     mkldnn: boolean;
     cudaDevices: number;
     mallocTuned: boolean;
+    fusedAttention: boolean;
+    cpuCacheLimit: number;
+    cpuCacheIdle: number;
+    cpuCacheHits: number;
+    cpuCacheMisses: number;
   }>("runtimeInfo");
   cachedBf16 ??= cpuHasBf16();
   return {
@@ -93,11 +108,14 @@ export function engineInfo(): EngineInfo {
     blasKind: blasKind(raw.blasLibrary, raw.openblasConfig),
     blasConfig: raw.openblasConfig.trim(),
     blasThreads: raw.blasThreads,
+    blasThreading: (["sequential", "pthreads", "openmp"] as const)[raw.blasParallel] ?? "unknown",
     threads: raw.threads,
     cpuBf16: cachedBf16,
     mkldnn: raw.mkldnn,
     cudaDevices: raw.cudaDevices,
     mallocTuned: raw.mallocTuned,
+    fusedAttention: raw.fusedAttention,
+    cpuCache: { limitBytes: raw.cpuCacheLimit, idleBytes: raw.cpuCacheIdle, hits: raw.cpuCacheHits, misses: raw.cpuCacheMisses },
   };
 }
 
@@ -105,20 +123,54 @@ export function engineInfo(): EngineInfo {
 export function describeEngine(info: EngineInfo = engineInfo()): string {
   const blas =
     info.blasKind === "openblas"
-      ? `OpenBLAS (${info.blasConfig.split(" ").slice(0, 2).join(" ")}, ${info.blasLibrary})`
+      ? `OpenBLAS (${info.blasConfig.split(" ").slice(0, 2).join(" ")}, ${info.blasThreading}, ${info.blasLibrary})`
       : `${info.blasKind} BLAS (${info.blasLibrary || "none found"})`;
   const bf16 = info.cpuBf16 ? "bf16 native" : "no native bf16";
   const cuda = info.cudaDevices > 0 ? `, ${info.cudaDevices} CUDA device(s)` : "";
   const malloc = info.mallocTuned ? ", malloc keeps freed memory" : "";
-  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}`;
+  const cache = info.cpuCache.limitBytes > 0 ? `, caching allocator (${Math.round(info.cpuCache.limitBytes / 2 ** 20)} MiB)` : "";
+  const attention = info.fusedAttention ? ", fused attention" : ", attention from ATen ops (no oneDNN GEMM found)";
+  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}${cache}${attention}`;
 }
 
-/** A warning when the BLAS in use is Debian's slow reference implementation; null when fine. */
+/** A warning when the BLAS in use is slow for libtorch; null when fine. */
 export function blasWarning(info: EngineInfo = engineInfo()): string | null {
   if (info.blasKind === "reference") {
-    return "warning: the active BLAS is the reference implementation (~30x slower); install libopenblas0-pthread";
+    return "warning: the active BLAS is the reference implementation (~30x slower); install libopenblas0-openmp";
+  }
+  if (info.blasKind === "openblas" && info.blasThreading === "pthreads" && info.threads > 1) {
+    return "warning: OpenBLAS runs its own pthreads, which contend with libtorch's OpenMP threads (float32 training ~2x slower); install libopenblas0-openmp and make it the active libblas.so.3 (bash setup.sh does)";
   }
   return null;
+}
+
+/** Frees what the caching CPU allocator holds idle (tensors in use keep their memory). */
+export function emptyCache(): void {
+  call("emptyCache");
+}
+
+/**
+ * Runs `fn` under libtorch's op profiler and writes every ATen op it ran (forward and backward,
+ * with times) to `tracePath` as a Chrome trace (chrome://tracing, Perfetto). One profile at a time.
+ */
+export function profile<T>(tracePath: string, fn: () => T): T {
+  const tmp = `${tracePath}.tmp-${process.pid}`;
+  call("profileStart", tmp);
+  let ok = false;
+  try {
+    const out = fn();
+    ok = true;
+    return out;
+  } finally {
+    call("profileStop");
+    if (ok) renameSync(tmp, tracePath);
+    else rmSync(tmp, { force: true });
+  }
+}
+
+function checkEnv(): void {
+  const cache = process.env.PFT_CPU_CACHE_MB;
+  if (cache !== undefined && !/^\d+$/.test(cache)) throw new PftError("argument", `PFT_CPU_CACHE_MB must be a non-negative integer (MiB), got '${cache}'`);
 }
 
 function initThreads(): void {
@@ -128,4 +180,5 @@ function initThreads(): void {
   call("setNumThreads", n);
 }
 
+checkEnv();
 initThreads();

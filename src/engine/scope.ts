@@ -58,13 +58,16 @@ export function inScope(): boolean {
 // Tensors remember their scope so dispose() and keep() can leave it; see Tensor.
 export interface ScopeMember extends Owned {
   _scope: Set<Owned> | null;
+  /** Called when the member leaves every scope: the GC now decides its lifetime. */
+  _unscoped?(): void;
 }
 
 export function moveTo(t: Owned, target: Set<Owned> | null): void {
   const m = t as ScopeMember;
   m._scope?.delete(t);
   m._scope = target;
-  target?.add(t);
+  if (target) target.add(t);
+  else m._unscoped?.();
 }
 
 function collect(v: unknown, owned: Set<Owned>, kept: Set<Owned>, depth: number): void {

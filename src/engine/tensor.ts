@@ -73,6 +73,12 @@ export class Tensor implements Owned, Disposable {
   private constructor(h: Handle) {
     this.#h = h;
     this._scope = adopt(this);
+    if (!this._scope) native.account(h);
+  }
+
+  /** @internal Out of every scope: V8 is told of the native bytes so its GC can weigh them. */
+  _unscoped(): void {
+    if (this.#h) native.account(this.#h);
   }
 
   /** Takes ownership of a native handle returned by the addon. */
@@ -575,4 +581,12 @@ export const callNative = call;
 /** Number of native tensors currently alive (not disposed, not collected). */
 export function liveTensors(): number {
   return call("liveTensors");
+}
+
+/**
+ * Bytes of the native tensors whose lifetime the GC decides (made outside any scope, kept, or
+ * returned out of the outermost scope), as reported to V8 so that its collector weighs them.
+ */
+export function gcOwnedBytes(): number {
+  return call("gcOwnedBytes");
 }

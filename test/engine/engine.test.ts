@@ -17,6 +17,7 @@ import {
   setRngState,
   engineInfo,
   describeEngine,
+  blasWarning,
   PftError,
 } from "../../src/index.js";
 import { runTorch, assertClose } from "../helpers/reference.js";
@@ -188,7 +189,13 @@ test("engine reports its BLAS, threads and bf16 support", () => {
   assert.match(info.torchVersion, /^\d+\.\d+/);
   assert.ok(info.threads >= 1);
   assert.equal(info.blasKind, "openblas", `active BLAS: ${info.blasLibrary}`);
-  assert.match(describeEngine(info), /OpenBLAS/);
+  // setup.sh makes OpenBLAS's OpenMP build the active one: it shares libtorch's thread pool
+  assert.equal(info.blasThreading, "openmp", `active BLAS: ${info.blasLibrary}`);
+  assert.equal(blasWarning(info), null);
+  assert.equal(blasWarning({ ...info, blasThreading: "pthreads", threads: 2 })?.includes("libopenblas0-openmp"), true);
+  assert.equal(info.fusedAttention, true, "Debian's libtorch links libdnnl, whose GEMM the fused attention uses");
+  assert.ok(info.cpuCache.limitBytes > 0, "the caching CPU allocator is installed");
+  assert.match(describeEngine(info), /OpenBLAS \(OpenBLAS [\d.]+, openmp, .*caching allocator.*fused attention/);
 });
 
 test("a small MLP learns a nonlinear task (loss and accuracy asserted)", () => {

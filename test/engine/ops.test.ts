@@ -131,6 +131,15 @@ const cases: Case[] = [
   { name: "sort_values", inputs: [I(3, 5)], ts: ([x]) => x.sort(1, true)[0], py: "x.sort(1, descending=True)[0]" },
   { name: "sort_indices", inputs: [I(3, 5)], ts: ([x]) => x.sort(0)[1], py: "x.sort(0)[1]" },
   { name: "softmax", inputs: [I(3, 5)], ts: ([x]) => F.softmax(x, -1), py: "x.softmax(-1)" },
+  // multi-head self-attention over a qkv projection ([B, N, 3 * heads * 4], scale 4 ** -0.5); 17
+  // tokens cover the fused kernel's 16-wide row loops and their remainder; float64 inputs (the
+  // finite-difference check) run the same fused kernel with a loop GEMM
+  ...["fused", "composed"].map((kind): Case => ({
+    name: `attention_${kind}`,
+    inputs: [I(2, 17, 24)],
+    ts: ([x]) => F.attention(x, 2, { fused: kind === "fused" }),
+    py: "(lambda p: ((p[0] * 0.5) @ p[1].transpose(-2, -1)).softmax(-1) @ p[2])(x.reshape(2, 17, 3, 2, 4).permute(2, 0, 3, 1, 4)).transpose(1, 2).reshape(2, 17, 8)",
+  })),
   { name: "logSoftmax", inputs: [I(3, 5)], ts: ([x]) => F.logSoftmax(x, 1), py: "x.log_softmax(1)" },
   // shape and indexing
   { name: "reshape", inputs: [I(2, 3, 4)], ts: ([x]) => x.reshape([4, -1]), py: "x.reshape(4, -1)" },

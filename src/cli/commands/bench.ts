@@ -3,7 +3,7 @@ import type { Command } from "../command.js";
 
 export const bench: Command = {
   summary: "benchmarks against Python PyTorch on this machine (bench engine), fine-tuned angles (bench angles), soups (bench soup), partial fine-tuning cost (bench train), every method's train/test cost as Fig. 5 (bench cost)",
-  usage: "pft bench engine [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--python /usr/bin/python3] [--out results.json]\n       pft bench angles [--rounds 2] [--out results.json]\n       pft bench soup [--rounds 2] [--out results.json]\n       pft bench train [--model vit_tiny_patch4_32] [--batch 64] [--steps 8] [--precision bf16] [--rounds 2] [--out results.json]\n       pft bench cost [--model vit_tiny_patch4_32] [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--threads 1] [--precision bf16] [--methods full,attn,ffn,fapft,linear,adapter,vpt,ssf,lora] [--plan fapft-plan.json] [--out results.json]",
+  usage: "pft bench engine [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--python /usr/bin/python3] [--out results.json] [--profile DIR]\n       pft bench angles [--rounds 2] [--out results.json]\n       pft bench soup [--rounds 2] [--out results.json]\n       pft bench train [--model vit_tiny_patch4_32] [--batch 64] [--steps 8] [--precision bf16] [--rounds 2] [--out results.json]\n       pft bench cost [--model vit_tiny_patch4_32] [--batch 64] [--steps 8] [--warmup 2] [--rounds 2] [--threads 1] [--precision bf16] [--methods full,attn,ffn,fapft,linear,adapter,vpt,ssf,lora] [--plan fapft-plan.json] [--out results.json]",
   flags: {
     batch: { type: "integer", default: 64, help: "images per step" },
     steps: { type: "integer", default: 8, help: "timed steps per configuration" },
@@ -11,6 +11,7 @@ export const bench: Command = {
     rounds: { type: "integer", default: 2, help: "alternating rounds; the best of each side is kept" },
     python: { type: "string", default: "/usr/bin/python3", help: "Python with torch (the peer)" },
     out: { type: "string", help: "also write the results as JSON here" },
+    profile: { type: "string", help: "bench engine: also write one profiled pft step per configuration (Chrome traces of libtorch's ops) into this directory" },
     model: { type: "string", default: "vit_tiny_patch4_32", help: "bench train: the model fine-tuned" },
     precision: { type: "string", default: "bf16", help: "bench train: bf16 or fp32" },
     methods: { type: "string", help: "bench cost: comma-separated methods (default: full, attn, ffn, fapft, linear, adapter, vpt, ssf, lora)" },
@@ -52,6 +53,7 @@ export const bench: Command = {
       rounds: f.rounds as number,
       python: f.python as string,
       out: f.out as string | undefined,
+      profileDir: f.profile as string | undefined,
     });
   },
 };
