@@ -42,6 +42,9 @@
 namespace pft {
 bool FusedAttentionAvailable();
 at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused);
+// native/linear.cc
+bool DnnlLinearAvailable();
+at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b);
 // native/allocator.cc
 size_t InstallCachingAllocator();
 struct CacheStats {
@@ -672,7 +675,7 @@ DEF(mm) { RET(at::mm(T(info, 0), T(info, 1))); }
 DEF(bmm) { RET(at::bmm(T(info, 0), T(info, 1))); }
 // attention(qkv [B, N, 3C], heads, scale, fused): multi-head self-attention (native/attention.cc).
 DEF(attention) { RET(pft::Attention(T(info, 0), Int(info, 1), Num(info, 2), Bool(info, 3, true))); }
-DEF(linear) { RET(at::linear(T(info, 0), T(info, 1), OptT(info, 2))); }
+DEF(linear) { RET(pft::Linear(T(info, 0), T(info, 1), OptT(info, 2))); }
 DEF(einsum) { RET(at::einsum(Str(info, 0), Tensors(info, 1))); }
 DEF(layerNorm) {
   RET(at::layer_norm(T(info, 0), Ints(info, 1), OptT(info, 2), OptT(info, 3), Absent(info, 4) ? 1e-5 : Num(info, 4)));
@@ -879,6 +882,7 @@ DEF(runtimeInfo) {
   o.Set("torchLibrary", LibraryOfAddress(reinterpret_cast<void*>(&at::show_config)));
   o.Set("mallocTuned", mallocTuned);
   o.Set("fusedAttention", pft::FusedAttentionAvailable());
+  o.Set("onednnLinear", pft::DnnlLinearAvailable());
   const pft::CacheStats cache = pft::CachingAllocatorStats();
   o.Set("cpuCacheLimit", static_cast<double>(cache.limit));
   o.Set("cpuCacheIdle", static_cast<double>(cache.idleBytes));

@@ -256,12 +256,17 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
   }
 };
 
-// The same function from ATen ops (timm's formulation): the fallback, and the reference in tests.
+// The same function from ATen ops: bfloat16, the fallback, and the reference in tests. One
+// permute copy makes q, k and v contiguous [B * H, N, D] blocks (timm's q/k/v selects each get
+// copied by matmul, and their backward fills three zero tensors and sums them). The scale is a
+// multiply, as in timm: libtorch 1.13's baddbmm with beta 0 multiplies uninitialised memory by 0
+// for small matrices (NaN in, NaN out).
 at::Tensor Composite(const at::Tensor& qkv, int64_t heads, double scale) {
   const Dims d = CheckQkv(qkv, heads);
-  auto parts = qkv.reshape({d.B, d.N, 3, d.H, d.D}).permute({2, 0, 3, 1, 4});
-  auto attn = at::matmul(parts[0] * scale, parts[1].transpose(-2, -1)).softmax(-1);
-  return at::matmul(attn, parts[2]).transpose(1, 2).reshape({d.B, d.N, d.C});
+  auto parts = qkv.reshape({d.B, d.N, 3, d.H, d.D}).permute({2, 0, 3, 1, 4}).contiguous().view({3, d.B * d.H, d.N, d.D});
+  auto q = parts[0], k = parts[1], v = parts[2];
+  auto out = at::bmm(at::bmm(q * scale, k.transpose(1, 2)).softmax(-1), v);
+  return out.view({d.B, d.H, d.N, d.D}).transpose(1, 2).reshape({d.B, d.N, d.C});
 }
 
 }  // namespace

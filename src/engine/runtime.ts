@@ -27,6 +27,8 @@ export interface EngineInfo {
   mallocTuned: boolean;
   /** F.attention runs the fused kernel (native/attention.cc; needs oneDNN's GEMM from libtorch's libdnnl). */
   fusedAttention: boolean;
+  /** float32 F.linear runs on oneDNN's sgemm (native/linear.cc; PFT_DNNL_LINEAR=0 leaves at::linear's BLAS). */
+  onednnLinear: boolean;
   /** The caching CPU allocator (native/allocator.cc): its cap on idle bytes (0: not installed), what it holds idle, and how often a request was served from it. */
   cpuCache: { limitBytes: number; idleBytes: number; hits: number; misses: number };
 }
@@ -96,6 +98,7 @@ export function engineInfo(): EngineInfo {
     cudaDevices: number;
     mallocTuned: boolean;
     fusedAttention: boolean;
+    onednnLinear: boolean;
     cpuCacheLimit: number;
     cpuCacheIdle: number;
     cpuCacheHits: number;
@@ -115,6 +118,7 @@ export function engineInfo(): EngineInfo {
     cudaDevices: raw.cudaDevices,
     mallocTuned: raw.mallocTuned,
     fusedAttention: raw.fusedAttention,
+    onednnLinear: raw.onednnLinear,
     cpuCache: { limitBytes: raw.cpuCacheLimit, idleBytes: raw.cpuCacheIdle, hits: raw.cpuCacheHits, misses: raw.cpuCacheMisses },
   };
 }
@@ -129,8 +133,9 @@ export function describeEngine(info: EngineInfo = engineInfo()): string {
   const cuda = info.cudaDevices > 0 ? `, ${info.cudaDevices} CUDA device(s)` : "";
   const malloc = info.mallocTuned ? ", malloc keeps freed memory" : "";
   const cache = info.cpuCache.limitBytes > 0 ? `, caching allocator (${Math.round(info.cpuCache.limitBytes / 2 ** 20)} MiB)` : "";
-  const attention = info.fusedAttention ? ", fused attention" : ", attention from ATen ops (no oneDNN GEMM found)";
-  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}${cache}${attention}`;
+  const attention = info.fusedAttention ? ", fused attention" : ", attention from ATen ops";
+  const linear = info.onednnLinear ? ", float32 linear on oneDNN" : "";
+  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}${cache}${attention}${linear}`;
 }
 
 /** A warning when the BLAS in use is slow for libtorch; null when fine. */
