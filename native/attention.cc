@@ -22,7 +22,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <dlfcn.h>
+#include "onednn.h"
 
 #include <algorithm>
 #include <cmath>
@@ -37,28 +37,11 @@ namespace pft {
 
 namespace {
 
-using Dim = int64_t;
-typedef int (*SgemmFn)(char, char, Dim, Dim, Dim, float, const float*, Dim, const float*, Dim, float, float*, Dim);
-
-struct Dnnl {
-  SgemmFn sgemm = nullptr;
-  Dnnl() {
-    // libtorch links libdnnl.so.2; an addon is loaded RTLD_LOCAL, so look in that library itself.
-    void* h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_NOLOAD);
-    if (!h) h = dlopen("libdnnl.so.2", RTLD_NOW);
-    void* scope = h ? h : RTLD_DEFAULT;
-    sgemm = reinterpret_cast<SgemmFn>(dlsym(scope, "dnnl_sgemm"));
-  }
-};
-
-const Dnnl& dnnl() {
-  static const Dnnl d;
-  return d;
-}
+using Dim = OnednnDim;
 
 // Row-major C = alpha * op(A) op(B) + beta * C, single-threaded (called inside parallel_for).
 void Gemm(char ta, char tb, Dim m, Dim n, Dim k, float alpha, const float* a, Dim lda, const float* b, Dim ldb, float beta, float* c, Dim ldc) {
-  dnnl().sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  OnednnSgemm()(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void Gemm(char ta, char tb, Dim m, Dim n, Dim k, double alpha, const double* a, Dim lda, const double* b, Dim ldb, double beta, double* c, Dim ldc) {
   for (Dim i = 0; i < m; ++i) {
@@ -277,7 +260,7 @@ bool FusedAttentionAvailable() {
     const char* v = std::getenv("PFT_FUSED_ATTENTION");
     return v && std::string(v) == "0";
   }();
-  return !disabled && dnnl().sgemm != nullptr;
+  return !disabled && OnednnSgemm() != nullptr;
 }
 
 at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused) {

@@ -15,7 +15,7 @@
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <dlfcn.h>
+#include "onednn.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -26,16 +26,13 @@ namespace pft {
 
 namespace {
 
-using Dim = int64_t;
-typedef int (*SgemmFn)(char, char, Dim, Dim, Dim, float, const float*, Dim, const float*, Dim, float, float*, Dim);
+using Dim = OnednnDim;
 
-SgemmFn Sgemm() {
-  static const SgemmFn fn = [] {
+// null when PFT_DNNL_LINEAR=0 or without oneDNN's GEMM: float32 linears then use at::linear.
+OnednnSgemmFn Sgemm() {
+  static const OnednnSgemmFn fn = [] {
     const char* v = std::getenv("PFT_DNNL_LINEAR");
-    if (v && std::string(v) == "0") return SgemmFn(nullptr);
-    void* h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_NOLOAD);
-    if (!h) h = dlopen("libdnnl.so.2", RTLD_NOW);
-    return reinterpret_cast<SgemmFn>(dlsym(h ? h : RTLD_DEFAULT, "dnnl_sgemm"));
+    return v && std::string(v) == "0" ? nullptr : OnednnSgemm();
   }();
   return fn;
 }

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Tensor, noGrad, PftError } from "../../src/index.js";
+import { Tensor, noGrad, manualSeed, PftError } from "../../src/index.js";
 import { writeSafetensors, openSafetensors } from "../../src/nn/index.js";
 import { VisionTransformer, createModel, catalogOf, catalogFromShapes, loadPretrained, type VitConfig } from "../../src/models/index.js";
 import { checkParity } from "../helpers/parity.js";
@@ -23,6 +23,24 @@ for (const variant of [
     assert.ok(r.grads.maxRelToScale < 1e-4, `gradient of ${r.grads.worstKey} differs by ${r.grads.maxRelToScale}`);
   });
 }
+
+test("attention dropout: training composes the attention with dropout, eval runs the fused kernel", () => {
+  manualSeed(11);
+  const plain = new VisionTransformer(small);
+  const dropping = new VisionTransformer({ ...small, attnDropRate: 0.5 });
+  dropping.loadStateDict(plain.stateDict());
+  const x = Tensor.randn([2, 3, 16, 16]);
+  plain.eval();
+  dropping.eval();
+  const evalPlain = noGrad(() => plain.forward(x)).toArray();
+  const evalDropping = noGrad(() => dropping.forward(x)).toArray();
+  assert.deepEqual(evalDropping, evalPlain, "in eval the dropout rate changes nothing");
+  dropping.train();
+  const a = noGrad(() => dropping.forward(x)).toArray();
+  const b = noGrad(() => dropping.forward(x)).toArray();
+  assert.notDeepEqual(a, b, "in training the attention weights are dropped at random");
+  assert.notDeepEqual(a, evalPlain);
+});
 
 test("ViT keys follow timm's names and order", () => {
   const keys = [...new VisionTransformer(small).stateDict().keys()];
