@@ -24,6 +24,8 @@
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
+#include "engine.h"
+
 #include <dlfcn.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -39,21 +41,6 @@
 #include <utility>
 #include <vector>
 
-namespace pft {
-bool FusedAttentionAvailable();
-at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused);
-// native/linear.cc
-bool DnnlLinearAvailable();
-at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b);
-// native/allocator.cc
-size_t InstallCachingAllocator();
-struct CacheStats {
-  size_t limit, idleBytes;
-  uint64_t hits, misses;
-};
-CacheStats CachingAllocatorStats();
-void EmptyCache();
-}  // namespace pft
 
 namespace {
 
@@ -673,8 +660,8 @@ DEF(unfold) { RET(T(info, 0).unfold(Int(info, 1), Int(info, 2), Int(info, 3))); 
 DEF(matmul) { RET(at::matmul(T(info, 0), T(info, 1))); }
 DEF(mm) { RET(at::mm(T(info, 0), T(info, 1))); }
 DEF(bmm) { RET(at::bmm(T(info, 0), T(info, 1))); }
-// attention(qkv [B, N, 3C], heads, scale, fused): multi-head self-attention (native/attention.cc).
-DEF(attention) { RET(pft::Attention(T(info, 0), Int(info, 1), Num(info, 2), Bool(info, 3, true))); }
+// attention(qkv [B, N, 3C], heads, scale, fused, dropout): multi-head self-attention (native/attention.cc).
+DEF(attention) { RET(pft::Attention(T(info, 0), Int(info, 1), Num(info, 2), Bool(info, 3, true), Absent(info, 4) ? 0 : Num(info, 4))); }
 DEF(linear) { RET(pft::Linear(T(info, 0), T(info, 1), OptT(info, 2))); }
 DEF(einsum) { RET(at::einsum(Str(info, 0), Tensors(info, 1))); }
 DEF(layerNorm) {
@@ -823,13 +810,14 @@ DEF(setRngState) {
 // serves buffers above its mmap threshold (128 KiB, raised only as far as 32 MiB) with fresh
 // mmap()s and gives them back on free, so each step page-faults all its activations in again
 // (measured: ~2x the minor faults of PyTorch's process, and the faults serialise the two
-// OpenMP threads). Keeping freed memory in the heap makes steps reuse it, as a caching
-// allocator would. Skipped when PFT_MALLOC_TUNING=0 or when the user tunes glibc malloc.
+// OpenMP threads). Keeping freed memory in the heap makes steps reuse it. Tensor buffers of
+// 64 KiB and more now come from the caching allocator (native/allocator.cc); this still serves
+// what bypasses it (smaller blocks, oneDNN's scratch memory, a PFT_CPU_CACHE_MB=0 run).
+// Skipped when PFT_MALLOC_TUNING=0 or when the user tunes glibc malloc.
 bool mallocTuned = false;  // set once, at load, by Init
 bool TuneMalloc() {
 #if defined(__GLIBC__)
-  const char* setting = std::getenv("PFT_MALLOC_TUNING");
-  if (setting && std::string(setting) == "0") return false;
+  if (pft::SwitchedOff("PFT_MALLOC_TUNING")) return false;
   for (const char* v : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"}) {
     if (std::getenv(v)) return false;
   }
@@ -883,11 +871,13 @@ DEF(runtimeInfo) {
   o.Set("mallocTuned", mallocTuned);
   o.Set("fusedAttention", pft::FusedAttentionAvailable());
   o.Set("onednnLinear", pft::DnnlLinearAvailable());
-  const pft::CacheStats cache = pft::CachingAllocatorStats();
-  o.Set("cpuCacheLimit", static_cast<double>(cache.limit));
-  o.Set("cpuCacheIdle", static_cast<double>(cache.idleBytes));
-  o.Set("cpuCacheHits", static_cast<double>(cache.hits));
-  o.Set("cpuCacheMisses", static_cast<double>(cache.misses));
+  const pft::CacheStats stats = pft::CachingAllocatorStats();
+  auto cache = Napi::Object::New(ENV);
+  cache.Set("limitBytes", static_cast<double>(stats.limit));
+  cache.Set("idleBytes", static_cast<double>(stats.idleBytes));
+  cache.Set("hits", static_cast<double>(stats.hits));
+  cache.Set("misses", static_cast<double>(stats.misses));
+  o.Set("cpuCache", cache);
   return o;
 }
 

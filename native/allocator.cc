@@ -18,11 +18,12 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 
+#include "engine.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -100,25 +101,19 @@ class CachingCpuAllocator final : public c10::Allocator {
 
 }  // namespace
 
-// Installs the allocator (once, at load) unless PFT_CPU_CACHE_MB=0; returns the cap in bytes.
-size_t InstallCachingAllocator() {
+// Installs the allocator (once, at load) unless PFT_CPU_CACHE_MB=0.
+void InstallCachingAllocator() {
   size_t mb = 2048;
   if (const char* v = std::getenv("PFT_CPU_CACHE_MB")) {
     char* end = nullptr;
     const unsigned long long parsed = std::strtoull(v, &end, 10);
     if (end != v && *end == '\0') mb = static_cast<size_t>(parsed);
   }
-  if (mb == 0) return 0;
+  if (mb == 0) return;
   TheCache().limit = mb << 20;
   static CachingCpuAllocator allocator;
   c10::SetCPUAllocator(&allocator, /*priority=*/100);
-  return TheCache().limit;
 }
-
-struct CacheStats {
-  size_t limit, idleBytes;
-  uint64_t hits, misses;
-};
 
 CacheStats CachingAllocatorStats() {
   Cache& c = TheCache();

@@ -16,21 +16,20 @@
 // float32 only, and float64 through a plain loop GEMM (the same kernel otherwise, so its gradient
 // can be checked against finite differences). bfloat16 stays composed: there libtorch's batched
 // oneDNN matmul beat a per-head bf16 GEMM plus the conversions (7 ms against 10 measured).
-// Without oneDNN's GEMM symbols (a libtorch that hides them) every dtype is composed.
+// Without oneDNN's GEMM symbols (a libtorch that hides them) every dtype is composed, and so is
+// attention with dropout on its weights.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "engine.h"
 #include "onednn.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <string>
-#include <type_traits>
 #include <vector>
 
 namespace pft {
@@ -243,12 +242,14 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
 // permute copy makes q, k and v contiguous [B * H, N, D] blocks (timm's q/k/v selects each get
 // copied by matmul, and their backward fills three zero tensors and sums them). The scale is a
 // multiply, as in timm: libtorch 1.13's baddbmm with beta 0 multiplies uninitialised memory by 0
-// for small matrices (NaN in, NaN out).
-at::Tensor Composite(const at::Tensor& qkv, int64_t heads, double scale) {
+// for small matrices (NaN in, NaN out). `dropout` > 0 drops attention weights (timm's attn_drop).
+at::Tensor Composite(const at::Tensor& qkv, int64_t heads, double scale, double dropout) {
   const Dims d = CheckQkv(qkv, heads);
   auto parts = qkv.reshape({d.B, d.N, 3, d.H, d.D}).permute({2, 0, 3, 1, 4}).contiguous().view({3, d.B * d.H, d.N, d.D});
   auto q = parts[0], k = parts[1], v = parts[2];
-  auto out = at::bmm(at::bmm(q * scale, k.transpose(1, 2)).softmax(-1), v);
+  auto weights = at::bmm(q * scale, k.transpose(1, 2)).softmax(-1);
+  if (dropout > 0) weights = at::dropout(weights, dropout, /*train=*/true);
+  auto out = at::bmm(weights, v);
   return out.view({d.B, d.H, d.N, d.D}).transpose(1, 2).reshape({d.B, d.N, d.C});
 }
 
@@ -256,19 +257,18 @@ at::Tensor Composite(const at::Tensor& qkv, int64_t heads, double scale) {
 
 // PFT_FUSED_ATTENTION=0 composes every attention (to compare the two).
 bool FusedAttentionAvailable() {
-  static const bool disabled = [] {
-    const char* v = std::getenv("PFT_FUSED_ATTENTION");
-    return v && std::string(v) == "0";
-  }();
+  static const bool disabled = SwitchedOff("PFT_FUSED_ATTENTION");
   return !disabled && OnednnSgemm() != nullptr;
 }
 
-at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused) {
+at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused, double dropout) {
+  TORCH_CHECK(dropout >= 0 && dropout < 1, "dropout must be in [0, 1), got ", dropout);
   const auto st = qkv.scalar_type();
-  if (fused && FusedAttentionAvailable() && qkv.device().is_cpu() && (st == at::kFloat || st == at::kDouble)) {
+  // The fused kernel has no dropout on the attention weights.
+  if (fused && dropout == 0 && FusedAttentionAvailable() && qkv.device().is_cpu() && (st == at::kFloat || st == at::kDouble)) {
     return FusedAttention::apply(qkv, heads, scale);
   }
-  return Composite(qkv, heads, scale);
+  return Composite(qkv, heads, scale, dropout);
 }
 
 }  // namespace pft

@@ -15,11 +15,10 @@
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "engine.h"
 #include "onednn.h"
 
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 #include <vector>
 
 namespace pft {
@@ -30,10 +29,7 @@ using Dim = OnednnDim;
 
 // null when PFT_DNNL_LINEAR=0 or without oneDNN's GEMM: float32 linears then use at::linear.
 OnednnSgemmFn Sgemm() {
-  static const OnednnSgemmFn fn = [] {
-    const char* v = std::getenv("PFT_DNNL_LINEAR");
-    return v && std::string(v) == "0" ? nullptr : OnednnSgemm();
-  }();
+  static const OnednnSgemmFn fn = SwitchedOff("PFT_DNNL_LINEAR") ? nullptr : OnednnSgemm();
   return fn;
 }
 

@@ -38,6 +38,8 @@ export interface AttentionOptions {
    * the fused kernel (native/attention.cc) when the engine has it (engineInfo().fusedAttention).
    */
   fused?: boolean;
+  /** Dropout on the attention weights (timm's attn_drop), applied as given: pass 0 in eval. Composes the attention. */
+  dropout?: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface AttentionOptions {
 export function attention(qkv: Tensor, heads: number, opts: AttentionOptions = {}): Tensor {
   const dim = qkv.shape[qkv.shape.length - 1] / 3;
   const scale = opts.scale ?? (dim / heads) ** -0.5;
-  return own(call("attention", qkv.handle, heads, scale, opts.fused ?? true));
+  return own(call("attention", qkv.handle, heads, scale, opts.fused ?? true, opts.dropout ?? 0));
 }
 
 export function softmax(x: Tensor, dim: number): Tensor {

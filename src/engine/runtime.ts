@@ -99,10 +99,7 @@ export function engineInfo(): EngineInfo {
     mallocTuned: boolean;
     fusedAttention: boolean;
     onednnLinear: boolean;
-    cpuCacheLimit: number;
-    cpuCacheIdle: number;
-    cpuCacheHits: number;
-    cpuCacheMisses: number;
+    cpuCache: EngineInfo["cpuCache"];
   }>("runtimeInfo");
   cachedBf16 ??= cpuHasBf16();
   return {
@@ -119,7 +116,7 @@ export function engineInfo(): EngineInfo {
     mallocTuned: raw.mallocTuned,
     fusedAttention: raw.fusedAttention,
     onednnLinear: raw.onednnLinear,
-    cpuCache: { limitBytes: raw.cpuCacheLimit, idleBytes: raw.cpuCacheIdle, hits: raw.cpuCacheHits, misses: raw.cpuCacheMisses },
+    cpuCache: raw.cpuCache,
   };
 }
 

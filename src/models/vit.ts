@@ -43,20 +43,10 @@ export class Attention extends Module {
 
   override forward(x: Tensor): Tensor {
     return scope(() => {
-      const qkv = this.qkv.forward(x);
-      // The fused kernel has no dropout on the attention weights: with it active, compose.
-      const out = this.attn_drop.p > 0 && this.attn_drop.training ? this.composed(qkv) : F.attention(qkv, this.numHeads);
+      const dropout = this.attn_drop.training ? this.attn_drop.p : 0;
+      const out = F.attention(this.qkv.forward(x), this.numHeads, { dropout });
       return this.proj_drop.forward(this.proj.forward(out));
     });
-  }
-
-  /** timm's formulation in ATen ops, with dropout on the attention weights. */
-  private composed(qkvFlat: Tensor): Tensor {
-    const [b, n] = qkvFlat.shape;
-    const qkv = qkvFlat.reshape([b, n, 3, this.numHeads, this.headDim]).permute([2, 0, 3, 1, 4]);
-    const [q, k, v] = [qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)];
-    const attn = this.attn_drop.forward(q.mul(this.headDim ** -0.5).matmul(k.mT()).softmax(-1));
-    return attn.matmul(v).transpose(1, 2).reshape([b, n, this.dim]);
   }
 }
 

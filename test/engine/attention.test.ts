@@ -4,12 +4,11 @@
 // against finite differences are in ops.test.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Tensor, F, noGrad, autocast, manualSeed, profile, engineInfo, PftError } from "../../src/index.js";
-import { assertClose } from "../helpers/reference.js";
+import { assertClose, runEngineScript } from "../helpers/reference.js";
 
 function fusedAndComposed(shape: [number, number, number], heads: number, mul = 1) {
   const x = Tensor.randn(shape).mul(mul);
@@ -83,14 +82,13 @@ test("bf16 (autocast) attention is composed, stays bf16 and is close to float32"
 });
 
 test("PFT_FUSED_ATTENTION=0 composes every attention, with the same values", () => {
-  const engine = new URL("../../src/engine/index.js", import.meta.url).pathname;
   const script = `
-    const { Tensor, F, manualSeed, engineInfo } = await import(${JSON.stringify(engine)});
+    const { Tensor, F, manualSeed, engineInfo } = await import(ENGINE);
     manualSeed(5);
     const x = Tensor.randn([2, 7, 48]);
     console.log(JSON.stringify({ fused: engineInfo().fusedAttention, out: F.attention(x, 2).toArray() }));`;
   const run = (env: Record<string, string>) => {
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+    const r = runEngineScript(script, env);
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as { fused: boolean; out: number[] };
   };
@@ -109,5 +107,6 @@ test("attention errors are one clear line naming the problem", () => {
   const x = Tensor.randn([1, 2, 6]);
   x.dispose();
   assert.throws(() => F.attention(x, 1), (e: unknown) => e instanceof PftError && e.code === "disposed");
+  assert.throws(() => F.attention(Tensor.randn([1, 2, 6]), 1, { dropout: 1 }), isEngine(/^attention: dropout must be in \[0, 1\), got 1/));
   noGrad(() => assert.equal(F.attention(Tensor.randn([1, 3, 6]), 1).requiresGrad, false));
 });

@@ -1,8 +1,8 @@
 // Native memory: the caching CPU allocator (native/allocator.cc) and what V8 is told.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { Tensor, scope, engineInfo, emptyCache, gcOwnedBytes } from "../../src/index.js";
+import { runEngineScript } from "../helpers/reference.js";
 
 const MiB = 2 ** 20;
 const cache = () => engineInfo().cpuCache;
@@ -25,15 +25,14 @@ test("a freed buffer serves the next tensor of its size; emptyCache gives idle b
 });
 
 test("the cache's idle memory stays under its cap (PFT_CPU_CACHE_MB) and 0 turns it off", () => {
-  const engine = new URL("../../src/engine/index.js", import.meta.url).pathname;
   const script = `
-    const { Tensor, engineInfo } = await import(${JSON.stringify(engine)});
+    const { Tensor, engineInfo } = await import(ENGINE);
     const ts = [];
     for (let i = 1; i <= 12; i++) ts.push(Tensor.zeros([i * 64 * 1024])); // 0.25 .. 3 MiB, all different sizes
     for (const t of ts) t.dispose();
     console.log(JSON.stringify(engineInfo().cpuCache));`;
   const run = (mb: string) => {
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, PFT_CPU_CACHE_MB: mb }, encoding: "utf8" });
+    const r = runEngineScript(script, { PFT_CPU_CACHE_MB: mb });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as { limitBytes: number; idleBytes: number; hits: number; misses: number };
   };
@@ -42,7 +41,7 @@ test("the cache's idle memory stays under its cap (PFT_CPU_CACHE_MB) and 0 turns
   assert.ok(capped.idleBytes <= 8 * MiB && capped.idleBytes > 4 * MiB, `idle ${capped.idleBytes} within an 8 MiB cap`);
   const off = run("0");
   assert.deepEqual(off, { limitBytes: 0, idleBytes: 0, hits: 0, misses: 0 });
-  const bad = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, PFT_CPU_CACHE_MB: "lots" }, encoding: "utf8" });
+  const bad = runEngineScript(script, { PFT_CPU_CACHE_MB: "lots" });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /PFT_CPU_CACHE_MB must be a non-negative integer \(MiB\), got 'lots'/);
 });
@@ -72,9 +71,8 @@ test("V8 is told of tensors the GC owns, not of those a scope frees", () => {
 // freed in scopes cost no full collection at all (before scopes kept their tensors off V8's
 // books, a ViT forward pass ran a mark-compact every ~70 ms to find nothing to free).
 test("the GC collects dropped tensors by their native size, and scoped ones cost it nothing", () => {
-  const engine = new URL("../../src/engine/index.js", import.meta.url).pathname;
   const script = `
-    const { Tensor, scope, liveTensors } = await import(${JSON.stringify(engine)});
+    const { Tensor, scope, liveTensors } = await import(ENGINE);
     const { PerformanceObserver, constants } = await import("node:perf_hooks");
     let major = 0;
     const obs = new PerformanceObserver((list) => { for (const e of list.getEntries()) if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++; });
@@ -87,7 +85,7 @@ test("the GC collects dropped tensors by their native size, and scoped ones cost
     for (let i = 0; i < 150; i++) { Tensor.zeros([4 * 1024 * 1024]); peakLive = Math.max(peakLive, liveTensors()); if (i % 10 === 0) await tick(); }
     await tick();
     console.log(JSON.stringify({ scopedMajor, droppedMajor: major - scopedMajor, peakLive }));`;
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env: { ...process.env, PFT_CPU_CACHE_MB: "0" } });
+  const r = runEngineScript(script, { PFT_CPU_CACHE_MB: "0" });
   assert.equal(r.status, 0, r.stderr);
   const { scopedMajor, droppedMajor, peakLive } = JSON.parse(r.stdout) as { scopedMajor: number; droppedMajor: number; peakLive: number };
   assert.ok(scopedMajor <= 1, `${scopedMajor} full collections for scoped tensors`);

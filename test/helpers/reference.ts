@@ -2,13 +2,24 @@
 //
 // The reference is Debian's python3-torch (1.13, same libtorch as the engine) at /usr/bin/python3;
 // a pyenv python3 without torch may come first on PATH, so the path is explicit. PFT_PYTHON overrides.
-import { spawnSync } from "node:child_process";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 
 export const PYTHON = process.env.PFT_PYTHON ?? "/usr/bin/python3";
+
+/**
+ * Runs an ES-module script in a fresh node process, with `env` added to this one's: for what is
+ * set once per process (engine environment variables, a clean GC history). The script can
+ * `await import(ENGINE)`, the engine's compiled entry point.
+ */
+export function runEngineScript(body: string, env: Record<string, string> = {}): SpawnSyncReturns<string> {
+  const engine = new URL("../../src/engine/index.js", import.meta.url).pathname;
+  const script = `const ENGINE = ${JSON.stringify(engine)};\n${body}`;
+  return spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+}
 
 /** Runs a Python script with `input` as JSON on stdin; returns what it printed, parsed as JSON. */
 export function runTorch<T = unknown>(script: string, input: unknown = null, timeoutMs = 120_000): T {

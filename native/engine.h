@@ -1,0 +1,37 @@
+// What the addon's other translation units give native/addon.cc (which binds them to JS).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+namespace pft {
+
+// An engine switch set to "0" in the environment (PFT_FUSED_ATTENTION=0, ...) turns a feature off.
+inline bool SwitchedOff(const char* variable) {
+  const char* v = std::getenv(variable);
+  return v && std::strcmp(v, "0") == 0;
+}
+
+// native/attention.cc: multi-head self-attention over a qkv projection ([B, N, 3C] -> [B, N, C]);
+// fused for float32/float64 unless `fused` is false or `dropout` > 0.
+bool FusedAttentionAvailable();
+at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused, double dropout);
+
+// native/linear.cc: y = x W^T + b, float32 on oneDNN's sgemm, everything else through at::linear.
+bool DnnlLinearAvailable();
+at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b);
+
+// native/allocator.cc: the caching CPU allocator.
+void InstallCachingAllocator();
+struct CacheStats {
+  size_t limit, idleBytes;
+  uint64_t hits, misses;
+};
+CacheStats CachingAllocatorStats();
+void EmptyCache();
+
+}  // namespace pft
