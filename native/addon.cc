@@ -31,6 +31,8 @@
 #include <malloc.h>
 #endif
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -664,6 +666,7 @@ DEF(bmm) { RET(at::bmm(T(info, 0), T(info, 1))); }
 DEF(attention) { RET(pft::Attention(T(info, 0), Int(info, 1), Num(info, 2), Bool(info, 3, true), Absent(info, 4) ? 0 : Num(info, 4))); }
 DEF(linear) { RET(pft::Linear(T(info, 0), T(info, 1), OptT(info, 2))); }
 DEF(einsum) { RET(at::einsum(Str(info, 0), Tensors(info, 1))); }
+DEF(layerNormForLinear) { RET(pft::LayerNormForLinear(T(info, 0), T(info, 1), T(info, 2), Num(info, 3))); }
 DEF(layerNorm) {
   RET(at::layer_norm(T(info, 0), Ints(info, 1), OptT(info, 2), OptT(info, 3), Absent(info, 4) ? 1e-5 : Num(info, 4)));
 }
@@ -848,6 +851,15 @@ DEF(emptyCache) {
   return ENV.Undefined();
 }
 
+// How many threads an at::parallel_for in the addon's own code runs on. ATen's parallel_for is a
+// header template: built without -fopenmp its `#pragma omp parallel` is dropped and every fused
+// kernel here runs on one thread, silently (binding.gyp passes the flag; a test checks this).
+int KernelThreads() {
+  std::atomic<uint64_t> seen{0};
+  at::parallel_for(0, at::get_num_threads(), 1, [&](int64_t, int64_t) { seen.fetch_or(uint64_t(1) << std::min(at::get_thread_num(), 63)); });
+  return __builtin_popcountll(seen.load());
+}
+
 DEF(runtimeInfo) {
   auto o = Napi::Object::New(ENV);
   std::string config = at::show_config();
@@ -871,6 +883,8 @@ DEF(runtimeInfo) {
   o.Set("mallocTuned", mallocTuned);
   o.Set("fusedAttention", pft::FusedAttentionAvailable());
   o.Set("onednnLinear", pft::DnnlLinearAvailable());
+  o.Set("fusedLayerNorm", pft::LayerNormBf16Available());
+  o.Set("kernelThreads", KernelThreads());
   const pft::CacheStats stats = pft::CachingAllocatorStats();
   auto cache = Napi::Object::New(ENV);
   cache.Set("limitBytes", static_cast<double>(stats.limit));

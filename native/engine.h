@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace pft {
 
@@ -20,6 +21,11 @@ inline bool SwitchedOff(const char* variable) {
 // fused for float32/float64 unless `fused` is false or `dropout` > 0.
 bool FusedAttentionAvailable();
 at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused, double dropout);
+
+// native/layer_norm.cc: LayerNorm over the last dimension for a following linear layer; under
+// bf16 CPU autocast its output is bfloat16 (fused on AVX-512 CPUs), otherwise at::layer_norm.
+bool LayerNormBf16Available();
+at::Tensor LayerNormForLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps);
 
 // native/linear.cc: y = x W^T + b, float32 on oneDNN's sgemm, everything else through at::linear.
 bool DnnlLinearAvailable();

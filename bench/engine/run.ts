@@ -4,8 +4,10 @@
 // PyTorch): 32x32x3, patch 4, dim 192, depth 6, 3 heads; batch 64, AdamW:
 // training and inference images/s in float32 and under bf16 autocast, and training with only
 // the last half of the blocks (plus final norm and head) trainable. Each configuration is timed
-// `rounds` times alternately on both sides and the best of each is kept (the machine is noisy).
-// Printed as ratios pft / PyTorch; the target is >= 1.0 everywhere.
+// `rounds` times on both sides, back to back (PyTorch first in odd rounds, pft first in even
+// ones), and the best of each side is kept: this machine has slow and fast spells lasting
+// seconds, and timing the two sides of one configuration seconds apart lets both see the same
+// spells. Printed as ratios pft / PyTorch; the target is >= 1.0 everywhere.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -88,17 +90,18 @@ function measurePft(c: BenchConfig, o: EngineBenchOptions, traceFile?: string): 
   return (o.batch * o.steps) / seconds;
 }
 
-function measureTorch(o: EngineBenchOptions): Record<string, number> {
+/** Images/s of one configuration in a fresh Python process (its start-up is not timed). */
+function measureTorch(c: BenchConfig, o: EngineBenchOptions): number {
   const v = benchVitConfig();
   const vit = { imageSize: v.imageSize, patch: v.patchSize, dim: v.embedDim, depth: v.depth, heads: v.numHeads, mlpRatio: v.mlpRatio, classes: v.numClasses };
-  const input = { threads: getNumThreads(), batch: o.batch, steps: o.steps, warmup: o.warmup, vit, configs: CONFIGS };
+  const input = { threads: getNumThreads(), batch: o.batch, steps: o.steps, warmup: o.warmup, vit, configs: [c] };
   const r = spawnSync(o.python, [resolve(packageRoot(), "bench/engine/peer.py")], {
     input: JSON.stringify(input),
     encoding: "utf8",
     env: { ...process.env, OMP_NUM_THREADS: String(getNumThreads()) },
   });
   if (r.status !== 0) throw new Error(`PyTorch peer failed (${o.python}): ${(r.stderr || String(r.error)).trim().split("\n").pop()}`);
-  return JSON.parse(r.stdout) as Record<string, number>;
+  return (JSON.parse(r.stdout) as Record<string, number>)[c.id];
 }
 
 export interface EngineBenchRow {
@@ -118,13 +121,13 @@ export function runEngineBench(o: EngineBenchOptions): EngineBenchRow[] {
   if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
   const best = new Map<string, { pft: number; torch: number }>(CONFIGS.map((c) => [c.id, { pft: 0, torch: 0 }]));
   for (let round = 1; round <= o.rounds; round++) {
-    const torch = measureTorch(o);
     for (const c of CONFIGS) {
       const b = best.get(c.id)!;
-      b.torch = Math.max(b.torch, torch[c.id]);
       const trace = o.profileDir && round === o.rounds ? resolve(o.profileDir, `pft-${c.id.replace(/[^a-z0-9]+/gi, "-")}.json`) : undefined;
-      b.pft = Math.max(b.pft, measurePft(c, o, trace));
-      log(`  round ${round}/${o.rounds} ${c.id}: pft ${b.pft.toFixed(1)} img/s, PyTorch ${b.torch.toFixed(1)} img/s`);
+      const sides = [() => (b.torch = Math.max(b.torch, measureTorch(c, o))), () => (b.pft = Math.max(b.pft, measurePft(c, o, trace)))];
+      if (round % 2 === 0) sides.reverse();
+      for (const measure of sides) measure();
+      log(`  round ${round}/${o.rounds} ${c.id}: pft ${b.pft.toFixed(1)} img/s, PyTorch ${b.torch.toFixed(1)} img/s (best so far)`);
     }
   }
   const rows = CONFIGS.map((c) => {

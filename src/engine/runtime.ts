@@ -29,6 +29,10 @@ export interface EngineInfo {
   fusedAttention: boolean;
   /** float32 F.linear runs on oneDNN's sgemm (native/linear.cc; PFT_DNNL_LINEAR=0 leaves at::linear's BLAS). */
   onednnLinear: boolean;
+  /** Under bf16 autocast, F.layerNormForLinear runs the fused float32-to-bf16 kernel (native/layer_norm.cc; needs AVX-512; PFT_FUSED_LAYER_NORM=0 composes it). */
+  fusedLayerNorm: boolean;
+  /** Threads a parallel loop in the addon's own kernels runs on (equals `threads` when the addon was built with OpenMP, as it must be). */
+  kernelThreads: number;
   /** The caching CPU allocator (native/allocator.cc): its cap on idle bytes (0: not installed), what it holds idle, and how often a request was served from it. */
   cpuCache: { limitBytes: number; idleBytes: number; hits: number; misses: number };
 }
@@ -99,6 +103,8 @@ export function engineInfo(): EngineInfo {
     mallocTuned: boolean;
     fusedAttention: boolean;
     onednnLinear: boolean;
+    fusedLayerNorm: boolean;
+    kernelThreads: number;
     cpuCache: EngineInfo["cpuCache"];
   }>("runtimeInfo");
   cachedBf16 ??= cpuHasBf16();
@@ -116,6 +122,8 @@ export function engineInfo(): EngineInfo {
     mallocTuned: raw.mallocTuned,
     fusedAttention: raw.fusedAttention,
     onednnLinear: raw.onednnLinear,
+    fusedLayerNorm: raw.fusedLayerNorm,
+    kernelThreads: raw.kernelThreads,
     cpuCache: raw.cpuCache,
   };
 }
@@ -132,7 +140,8 @@ export function describeEngine(info: EngineInfo = engineInfo()): string {
   const cache = info.cpuCache.limitBytes > 0 ? `, caching allocator (${Math.round(info.cpuCache.limitBytes / 2 ** 20)} MiB)` : "";
   const attention = info.fusedAttention ? ", fused attention" : ", attention from ATen ops";
   const linear = info.onednnLinear ? ", float32 linear on oneDNN" : "";
-  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}${cache}${attention}${linear}`;
+  const norm = info.fusedLayerNorm ? ", fused bf16 layer norm" : "";
+  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}${cache}${attention}${linear}${norm}`;
 }
 
 /** A warning when the BLAS in use is slow for libtorch; null when fine. */

@@ -101,11 +101,11 @@ export class Block extends Module {
 
   constructor(dim: number, numHeads: number, o: BlockOptions) {
     super();
-    this.norm1 = new LayerNorm(dim, { eps: 1e-6 });
+    this.norm1 = new LayerNorm(dim, { eps: 1e-6, feedsLinear: true });
     this.attn = new Attention(dim, numHeads, { qkvBias: o.qkvBias, attnDrop: o.attnDrop, projDrop: o.drop });
     this.ls1 = o.initValues !== null ? new LayerScale(dim, o.initValues) : new Identity();
     this.drop_path1 = o.dropPath > 0 ? new DropPath(o.dropPath) : new Identity();
-    this.norm2 = new LayerNorm(dim, { eps: 1e-6 });
+    this.norm2 = new LayerNorm(dim, { eps: 1e-6, feedsLinear: true });
     this.mlp = new Mlp(dim, Math.round(dim * o.mlpRatio), o.drop);
     this.ls2 = o.initValues !== null ? new LayerScale(dim, o.initValues) : new Identity();
     this.drop_path2 = o.dropPath > 0 ? new DropPath(o.dropPath) : new Identity();

@@ -64,6 +64,11 @@ export class Linear extends Module {
 export interface LayerNormConfig {
   /** 1e-5 as PyTorch; timm's ViT and ConvNeXt pass 1e-6. */
   eps: number;
+  /**
+   * The output only feeds a linear layer (a transformer block's norm1 and norm2): under bf16
+   * autocast it comes out in bf16, in one fused pass (F.layerNormForLinear). Default false.
+   */
+  feedsLinear: boolean;
 }
 
 /** LayerNorm over the last dimension, weight ones and bias zeros. */
@@ -72,17 +77,20 @@ export class LayerNorm extends Module {
   readonly bias: Parameter;
   readonly dim: number;
   readonly eps: number;
+  readonly feedsLinear: boolean;
 
   constructor(dim: number, config: Partial<LayerNormConfig> = {}) {
     super();
     checkPositive(new.target.name, { dim });
     this.dim = dim;
     this.eps = config.eps ?? 1e-5;
+    this.feedsLinear = config.feedsLinear ?? false;
     this.weight = new Parameter(Tensor.ones([dim]));
     this.bias = new Parameter(Tensor.zeros([dim]));
   }
 
   override forward(x: Tensor): Tensor {
+    if (this.feedsLinear) return F.layerNormForLinear(x, this.weight.value, this.bias.value, this.eps);
     return F.layerNorm(x, [this.dim], this.weight.value, this.bias.value, this.eps);
   }
 }

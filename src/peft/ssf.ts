@@ -14,7 +14,7 @@
 //
 // Module surgery: each site is replaced by a stand-in keeping its keys and adding
 // `<site>.ssf_scale` and `<site>.ssf_shift` (`blocks.3.attn.qkv.ssf_scale`).
-import { Tensor, scope } from "../engine/index.js";
+import { Tensor, F, scope } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { detectArch, type VisionModel } from "../models/index.js";
 import { Conv2d, LayerNorm, Linear, Module, Parameter, normal_ } from "../nn/index.js";
@@ -60,7 +60,10 @@ export class SsfScaled extends StandIn<Affine> {
 
   override forward(x: Tensor): Tensor {
     return scope(() => {
-      const y = this.baseForward(x);
+      // The scale now sits between a block's norm and its linear: the norm keeps its float32
+      // output under autocast (LayerNorm's feedsLinear no longer holds).
+      const base = this.base;
+      const y = base instanceof LayerNorm ? F.layerNorm(x, [base.dim], base.weight.value, base.bias.value, base.eps) : this.baseForward(x);
       const shape = this.#channelShape();
       return y.mul(this.ssf_scale.value.reshape(shape)).add(this.ssf_shift.value.reshape(shape));
     });

@@ -18,6 +18,8 @@ import {
   engineInfo,
   describeEngine,
   blasWarning,
+  getNumThreads,
+  setNumThreads,
   PftError,
 } from "../../src/index.js";
 import { runTorch, assertClose } from "../helpers/reference.js";
@@ -195,6 +197,16 @@ test("engine reports its BLAS, threads and bf16 support", () => {
   assert.equal(blasWarning({ ...info, blasThreading: "pthreads", threads: 2 })?.includes("libopenblas0-openmp"), true);
   assert.equal(info.fusedAttention, true, "Debian's libtorch links libdnnl, whose GEMM the fused attention uses");
   assert.ok(info.cpuCache.limitBytes > 0, "the caching CPU allocator is installed");
+  // The addon's fused kernels split their work over libtorch's OpenMP threads (binding.gyp's -fopenmp).
+  const before = getNumThreads();
+  try {
+    setNumThreads(2);
+    assert.equal(engineInfo().kernelThreads, 2, "a parallel loop in the addon's own kernels runs on both threads");
+    setNumThreads(1);
+    assert.equal(engineInfo().kernelThreads, 1);
+  } finally {
+    setNumThreads(before);
+  }
   assert.match(describeEngine(info), /OpenBLAS \(OpenBLAS [\d.]+, openmp, .*caching allocator.*fused attention/);
 });
 

@@ -1,0 +1,174 @@
+// LayerNorm over the last dimension of a float32 input with a bfloat16 output, forward and
+// backward: what a transformer block computes under bf16 autocast between its float32 residual
+// stream and the linear layer that follows each norm.
+//
+// Under autocast libtorch runs layer_norm in float32 (its output is float32) and the next linear
+// casts that output to bfloat16: one more pass writing the float32 output, reading it back and
+// writing the bf16 copy, and in backward the mirror cast of the gradient. Here the normalised
+// row is rounded to bfloat16 as it is written (the same value the cast makes), and backward reads
+// the bfloat16 gradient directly. Statistics and the affine parameters stay float32, and so do
+// the input gradient and the parameter gradients.
+//
+// The fused pass needs AVX-512 (F, BW, VL); elsewhere, and with PFT_FUSED_LAYER_NORM=0, it is
+// layer_norm followed by the cast.
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "engine.h"
+
+#include <cmath>
+#include <cstdint>
+#include <immintrin.h>
+#include <vector>
+
+namespace pft {
+
+namespace {
+
+#define PFT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+bool CpuHasAvx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
+PFT_AVX512 inline __mmask16 Lanes(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
+
+// bfloat16 is the top half of a float32; rounding to nearest even, NaN stays NaN (as c10::BFloat16).
+PFT_AVX512 inline __m512 LoadBf16(const at::BFloat16* p, __mmask16 m) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+}
+PFT_AVX512 inline void StoreBf16(at::BFloat16* p, __m512 v, __mmask16 m) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
+  rounded = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), rounded, _mm512_set1_epi32(0x7FC0));
+  _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(rounded));
+}
+
+// Rows [r0, r1) of y = (x - mean) * rstd * w + b, with each row's mean and rstd saved.
+PFT_AVX512 void ForwardRows(const float* x, const float* w, const float* b, at::BFloat16* y, float* mean, float* rstd, int64_t r0, int64_t r1, int64_t C, float eps) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * C;
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t j = 0; j < C; j += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(Lanes(C - j), xr + j));
+    const float mu = _mm512_reduce_add_ps(s) / static_cast<float>(C);
+    const __m512 muv = _mm512_set1_ps(mu);
+    __m512 q = _mm512_setzero_ps();
+    for (int64_t j = 0; j < C; j += 16) {
+      const __mmask16 m = Lanes(C - j);
+      const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, xr + j), muv);
+      q = _mm512_fmadd_ps(d, d, q);
+    }
+    const float rs = 1.0f / std::sqrt(_mm512_reduce_add_ps(q) / static_cast<float>(C) + eps);
+    const __m512 rsv = _mm512_set1_ps(rs);
+    for (int64_t j = 0; j < C; j += 16) {
+      const __mmask16 m = Lanes(C - j);
+      const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + j), muv), rsv);
+      StoreBf16(y + r * C + j, _mm512_fmadd_ps(xhat, _mm512_maskz_loadu_ps(m, w + j), _mm512_maskz_loadu_ps(m, b + j)), m);
+    }
+    mean[r] = mu;
+    rstd[r] = rs;
+  }
+}
+
+// Rows [r0, r1) of the gradient: dx per row, and this chunk's sums of dy * xhat (dw) and dy (db).
+//   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * w
+PFT_AVX512 void BackwardRows(const at::BFloat16* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx, float* dw, float* db,
+                             int64_t r0, int64_t r1, int64_t C) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * C;
+    const at::BFloat16* gr = dy + r * C;
+    const __m512 muv = _mm512_set1_ps(mean[r]), rsv = _mm512_set1_ps(rstd[r]);
+    __m512 sg = _mm512_setzero_ps(), sgx = _mm512_setzero_ps();
+    for (int64_t j = 0; j < C; j += 16) {
+      const __mmask16 m = Lanes(C - j);
+      const __m512 xhat = _mm512_maskz_mul_ps(m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + j), muv), rsv);
+      const __m512 d = LoadBf16(gr + j, m);
+      const __m512 g = _mm512_mul_ps(d, _mm512_maskz_loadu_ps(m, w + j));
+      sg = _mm512_add_ps(sg, g);
+      sgx = _mm512_fmadd_ps(g, xhat, sgx);
+      if (dw) _mm512_mask_storeu_ps(dw + j, m, _mm512_fmadd_ps(d, xhat, _mm512_maskz_loadu_ps(m, dw + j)));
+      if (db) _mm512_mask_storeu_ps(db + j, m, _mm512_add_ps(d, _mm512_maskz_loadu_ps(m, db + j)));
+    }
+    const __m512 c1 = _mm512_set1_ps(_mm512_reduce_add_ps(sgx) / static_cast<float>(C));
+    const __m512 c2 = _mm512_set1_ps(_mm512_reduce_add_ps(sg) / static_cast<float>(C));
+    for (int64_t j = 0; j < C; j += 16) {
+      const __mmask16 m = Lanes(C - j);
+      const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + j), muv), rsv);
+      const __m512 g = _mm512_mul_ps(LoadBf16(gr + j, m), _mm512_maskz_loadu_ps(m, w + j));
+      const __m512 inner = _mm512_sub_ps(_mm512_sub_ps(g, c2), _mm512_mul_ps(xhat, c1));
+      _mm512_mask_storeu_ps(dx + r * C + j, m, _mm512_mul_ps(rsv, inner));
+    }
+  }
+}
+
+// Splits rows over the engine's threads (at most one chunk per thread, so the per-chunk
+// parameter-gradient sums stay few).
+template <typename Fn>
+void ForRowChunks(int64_t rows, Fn fn) {
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows / 64));
+  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) fn(c, rows * c / chunks, rows * (c + 1) / chunks);
+  });
+}
+
+class LayerNormBf16 : public torch::autograd::Function<LayerNormBf16> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& xIn, const at::Tensor& wIn, const at::Tensor& bIn, double eps) {
+    const int64_t C = xIn.size(-1);
+    const at::Tensor x = xIn.contiguous(), w = wIn.contiguous(), b = bIn.contiguous();
+    const int64_t rows = C == 0 ? 0 : x.numel() / C;
+    at::Tensor y = at::empty(x.sizes(), x.options().dtype(at::kBFloat16));
+    at::Tensor mean = at::empty({rows}, x.options()), rstd = at::empty({rows}, x.options());
+    ForRowChunks(rows, [&](int64_t, int64_t r0, int64_t r1) {
+      ForwardRows(x.data_ptr<float>(), w.data_ptr<float>(), b.data_ptr<float>(), y.data_ptr<at::BFloat16>(), mean.data_ptr<float>(), rstd.data_ptr<float>(), r0, r1, C,
+                  static_cast<float>(eps));
+    });
+    ctx->save_for_backward({x, w, mean, rstd});
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w = saved[1], &mean = saved[2], &rstd = saved[3];
+    const at::Tensor dy = grads[0].to(at::kBFloat16).contiguous();
+    const int64_t C = x.size(-1), rows = mean.numel();
+    const bool wantX = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1), wantB = ctx->needs_input_grad(2);
+    at::Tensor dx = at::empty_like(x);
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows / 64));
+    at::Tensor dwParts = at::zeros({chunks, C}, x.options()), dbParts = at::zeros({chunks, C}, x.options());
+    ForRowChunks(rows, [&](int64_t c, int64_t r0, int64_t r1) {
+      BackwardRows(dy.data_ptr<at::BFloat16>(), x.data_ptr<float>(), w.data_ptr<float>(), mean.data_ptr<float>(), rstd.data_ptr<float>(), dx.data_ptr<float>(),
+                   wantW ? dwParts.data_ptr<float>() + c * C : nullptr, wantB ? dbParts.data_ptr<float>() + c * C : nullptr, r0, r1, C);
+    });
+    return {wantX ? dx : at::Tensor(), wantW ? dwParts.sum(0) : at::Tensor(), wantB ? dbParts.sum(0) : at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool LayerNormBf16Available() {
+  static const bool available = !SwitchedOff("PFT_FUSED_LAYER_NORM") && CpuHasAvx512();
+  return available;
+}
+
+// LayerNorm over the last dimension for a linear layer that follows: under bf16 CPU autocast a
+// float32 input with float32 weight and bias comes out in bfloat16 (the dtype that linear casts
+// it to), fused into one pass where the CPU allows; otherwise exactly at::layer_norm.
+at::Tensor LayerNormForLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps) {
+  TORCH_CHECK(x.dim() > 0, "layer norm needs at least one dimension, got a scalar");
+  const int64_t C = x.size(-1);
+  const bool bf16Autocast = at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
+  const bool fits = x.scalar_type() == at::kFloat && w.defined() && b.defined() && w.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&
+                    w.dim() == 1 && b.dim() == 1 && w.size(0) == C && b.size(0) == C && x.device().is_cpu() && w.device().is_cpu() && b.device().is_cpu();
+  if (!bf16Autocast || !fits) return at::layer_norm(x, {C}, w, b, eps);
+  if (LayerNormBf16Available()) return LayerNormBf16::apply(x, w, b, eps);
+  return at::layer_norm(x, {C}, w, b, eps).to(at::kBFloat16);
+}
+
+}  // namespace pft
