@@ -106,11 +106,13 @@ PFT_AVX512 void BackwardRows(const at::BFloat16* dy, const float* x, const float
   }
 }
 
-// Splits rows over the engine's threads (at most one chunk per thread, so the per-chunk
-// parameter-gradient sums stay few).
+// Rows are split into at most one chunk per thread (so the per-chunk parameter-gradient sums
+// stay few), of at least 64 rows.
+int64_t RowChunks(int64_t rows) { return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows / 64)); }
+
 template <typename Fn>
 void ForRowChunks(int64_t rows, Fn fn) {
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows / 64));
+  const int64_t chunks = RowChunks(rows);
   at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) fn(c, rows * c / chunks, rows * (c + 1) / chunks);
   });
@@ -140,7 +142,7 @@ class LayerNormBf16 : public torch::autograd::Function<LayerNormBf16> {
     const int64_t C = x.size(-1), rows = mean.numel();
     const bool wantX = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1), wantB = ctx->needs_input_grad(2);
     at::Tensor dx = at::empty_like(x);
-    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows / 64));
+    const int64_t chunks = RowChunks(rows);
     at::Tensor dwParts = at::zeros({chunks, C}, x.options()), dbParts = at::zeros({chunks, C}, x.options());
     ForRowChunks(rows, [&](int64_t c, int64_t r0, int64_t r1) {
       BackwardRows(dy.data_ptr<at::BFloat16>(), x.data_ptr<float>(), w.data_ptr<float>(), mean.data_ptr<float>(), rstd.data_ptr<float>(), dx.data_ptr<float>(),
