@@ -43,7 +43,6 @@
 #include <utility>
 #include <vector>
 
-
 namespace {
 
 constexpr uint32_t kBoxMagic = 0x70667442;  // "pftB"

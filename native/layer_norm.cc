@@ -19,10 +19,10 @@
 
 #include "engine.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <immintrin.h>
-#include <vector>
 
 namespace pft {
 

@@ -91,8 +91,7 @@ function measurePft(c: BenchConfig, o: EngineBenchOptions, traceFile?: string): 
 }
 
 /** Images/s of one configuration in a fresh Python process (its start-up is not timed). */
-function measureTorch(c: BenchConfig, o: EngineBenchOptions): number {
-  const v = benchVitConfig();
+function measureTorch(c: BenchConfig, v: VitConfig, o: EngineBenchOptions): number {
   const vit = { imageSize: v.imageSize, patch: v.patchSize, dim: v.embedDim, depth: v.depth, heads: v.numHeads, mlpRatio: v.mlpRatio, classes: v.numClasses };
   const input = { threads: getNumThreads(), batch: o.batch, steps: o.steps, warmup: o.warmup, vit, configs: [c] };
   const r = spawnSync(o.python, [resolve(packageRoot(), "bench/engine/peer.py")], {
@@ -124,7 +123,7 @@ export function runEngineBench(o: EngineBenchOptions): EngineBenchRow[] {
     for (const c of CONFIGS) {
       const b = best.get(c.id)!;
       const trace = o.profileDir && round === o.rounds ? resolve(o.profileDir, `pft-${c.id.replace(/[^a-z0-9]+/gi, "-")}.json`) : undefined;
-      const sides = [() => (b.torch = Math.max(b.torch, measureTorch(c, o))), () => (b.pft = Math.max(b.pft, measurePft(c, o, trace)))];
+      const sides = [() => (b.torch = Math.max(b.torch, measureTorch(c, v, o))), () => (b.pft = Math.max(b.pft, measurePft(c, o, trace)))];
       if (round % 2 === 0) sides.reverse();
       for (const measure of sides) measure();
       log(`  round ${round}/${o.rounds} ${c.id}: pft ${b.pft.toFixed(1)} img/s, PyTorch ${b.torch.toFixed(1)} img/s (best so far)`);

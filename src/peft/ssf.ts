@@ -60,10 +60,10 @@ export class SsfScaled extends StandIn<Affine> {
 
   override forward(x: Tensor): Tensor {
     return scope(() => {
-      // The scale now sits between a block's norm and its linear: the norm keeps its float32
-      // output under autocast (LayerNorm's feedsLinear no longer holds).
+      // The scale now sits between a block's norm and its linear, so a norm made for feeding
+      // the linear directly keeps its float32 output under autocast.
       const base = this.base;
-      const y = base instanceof LayerNorm ? F.layerNorm(x, [base.dim], base.weight.value, base.bias.value, base.eps) : this.baseForward(x);
+      const y = base instanceof LayerNorm && base.feedsLinear ? F.layerNorm(x, [base.dim], base.weight.value, base.bias.value, base.eps) : this.baseForward(x);
       const shape = this.#channelShape();
       return y.mul(this.ssf_scale.value.reshape(shape)).add(this.ssf_shift.value.reshape(shape));
     });
