@@ -881,6 +881,7 @@ DEF(runtimeInfo) {
   o.Set("torchLibrary", LibraryOfAddress(reinterpret_cast<void*>(&at::show_config)));
   o.Set("mallocTuned", mallocTuned);
   o.Set("fusedAttention", pft::FusedAttentionAvailable());
+  o.Set("fusedAttentionBf16", pft::FusedAttentionBf16Available());
   o.Set("onednnLinear", pft::DnnlLinearAvailable());
   o.Set("fusedLayerNorm", pft::LayerNormBf16Available());
   o.Set("kernelThreads", KernelThreads());

@@ -13,11 +13,10 @@
 // gradient in place. Measured at the bench ViT's size (64 x 65 tokens, 3 heads of 64): forward
 // and backward 9 ms against 18-21 ms composed.
 //
-// float32 only, and float64 through a plain loop GEMM (the same kernel otherwise, so its gradient
-// can be checked against finite differences). bfloat16 stays composed: there libtorch's batched
-// oneDNN matmul beat a per-head bf16 GEMM plus the conversions (7 ms against 10 measured).
-// Without oneDNN's GEMM symbols (a libtorch that hides them) every dtype is composed, and so is
-// attention with dropout on its weights.
+// float32, and float64 through a plain loop GEMM (the same kernel otherwise, so its gradient can
+// be checked against finite differences). bfloat16 has its own kernel (native/attention_bf16.cc).
+// Without oneDNN's GEMM symbols (a libtorch that hides them) float32 and float64 are composed,
+// and so is attention with dropout on its weights.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -264,9 +263,11 @@ bool FusedAttentionAvailable() {
 at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused, double dropout) {
   TORCH_CHECK(dropout >= 0 && dropout < 1, "dropout must be in [0, 1), got ", dropout);
   const auto st = qkv.scalar_type();
-  // The fused kernel has no dropout on the attention weights.
-  if (fused && dropout == 0 && FusedAttentionAvailable() && qkv.device().is_cpu() && (st == at::kFloat || st == at::kDouble)) {
-    return FusedAttention::apply(qkv, heads, scale);
+  // The fused kernels have no dropout on the attention weights.
+  if (fused && dropout == 0) {
+    CheckQkv(qkv, heads);
+    if (FusedAttentionAvailable() && qkv.device().is_cpu() && (st == at::kFloat || st == at::kDouble)) return FusedAttention::apply(qkv, heads, scale);
+    if (FusedAttentionBf16Fits(qkv, heads)) return FusedAttentionBf16(qkv, heads, scale);
   }
   return Composite(qkv, heads, scale, dropout);
 }

@@ -22,6 +22,11 @@ inline bool SwitchedOff(const char* variable) {
 bool FusedAttentionAvailable();
 at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused, double dropout);
 
+// native/attention_bf16.cc: the fused kernel for bfloat16 qkv (AVX-512 BF16, an even head size).
+bool FusedAttentionBf16Available();
+bool FusedAttentionBf16Fits(const at::Tensor& qkv, int64_t heads);
+at::Tensor FusedAttentionBf16(const at::Tensor& qkv, int64_t heads, double scale);
+
 // native/layer_norm.cc: LayerNorm over the last dimension for a following linear layer; under
 // bf16 CPU autocast its output is bfloat16 (fused on AVX-512 CPUs), otherwise at::layer_norm.
 bool LayerNormBf16Available();

@@ -47,7 +47,8 @@ export interface AttentionOptions {
   scale?: number;
   /**
    * false composes it from ATen ops (permute, matmul, softmax) as timm writes it; default true runs
-   * the fused kernel (native/attention.cc) when the engine has it (engineInfo().fusedAttention).
+   * the fused kernel when the engine has it: native/attention.cc for float32 and float64
+   * (engineInfo().fusedAttention), native/attention_bf16.cc for bfloat16 (fusedAttentionBf16).
    */
   fused?: boolean;
   /** Dropout on the attention weights (timm's attn_drop), applied as given: pass 0 in eval. Composes the attention. */

@@ -27,6 +27,8 @@ export interface EngineInfo {
   mallocTuned: boolean;
   /** F.attention runs the fused kernel (native/attention.cc; needs oneDNN's GEMM from libtorch's libdnnl). */
   fusedAttention: boolean;
+  /** bfloat16 F.attention runs its fused kernel (native/attention_bf16.cc; needs AVX-512 BF16 and an even head size; PFT_FUSED_ATTENTION=0 composes it). */
+  fusedAttentionBf16: boolean;
   /** float32 F.linear runs on oneDNN's sgemm (native/linear.cc; PFT_DNNL_LINEAR=0 leaves at::linear's BLAS). */
   onednnLinear: boolean;
   /** Under bf16 autocast, F.layerNormForLinear runs the fused float32-to-bf16 kernel (native/layer_norm.cc; needs AVX-512; PFT_FUSED_LAYER_NORM=0 composes it). */
@@ -102,6 +104,7 @@ export function engineInfo(): EngineInfo {
     cudaDevices: number;
     mallocTuned: boolean;
     fusedAttention: boolean;
+    fusedAttentionBf16: boolean;
     onednnLinear: boolean;
     fusedLayerNorm: boolean;
     kernelThreads: number;
@@ -121,6 +124,7 @@ export function engineInfo(): EngineInfo {
     cudaDevices: raw.cudaDevices,
     mallocTuned: raw.mallocTuned,
     fusedAttention: raw.fusedAttention,
+    fusedAttentionBf16: raw.fusedAttentionBf16,
     onednnLinear: raw.onednnLinear,
     fusedLayerNorm: raw.fusedLayerNorm,
     kernelThreads: raw.kernelThreads,
@@ -138,7 +142,7 @@ export function describeEngine(info: EngineInfo = engineInfo()): string {
   const cuda = info.cudaDevices > 0 ? `, ${info.cudaDevices} CUDA device(s)` : "";
   const malloc = info.mallocTuned ? ", malloc keeps freed memory" : "";
   const cache = info.cpuCache.limitBytes > 0 ? `, caching allocator (${Math.round(info.cpuCache.limitBytes / 2 ** 20)} MiB)` : "";
-  const attention = info.fusedAttention ? ", fused attention" : ", attention from ATen ops";
+  const attention = info.fusedAttention ? `, fused attention${info.fusedAttentionBf16 ? " (float32 and bf16)" : ""}` : ", attention from ATen ops";
   const linear = info.onednnLinear ? ", float32 linear on oneDNN" : "";
   const norm = info.fusedLayerNorm ? ", fused bf16 layer norm" : "";
   return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}${cache}${attention}${linear}${norm}`;

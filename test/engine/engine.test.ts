@@ -196,6 +196,7 @@ test("engine reports its BLAS, threads and bf16 support", () => {
   assert.equal(blasWarning(info), null);
   assert.equal(blasWarning({ ...info, blasThreading: "pthreads", threads: 2 })?.includes("libopenblas0-openmp"), true);
   assert.equal(info.fusedAttention, true, "Debian's libtorch links libdnnl, whose GEMM the fused attention uses");
+  assert.equal(info.fusedAttentionBf16, info.cpuBf16, "the bf16 attention kernel runs wherever the CPU has AVX-512 BF16");
   assert.ok(info.cpuCache.limitBytes > 0, "the caching CPU allocator is installed");
   // The addon's fused kernels split their work over libtorch's OpenMP threads (binding.gyp's -fopenmp).
   const before = getNumThreads();
