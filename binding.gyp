@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "pft_native",
-      "sources": ["native/addon.cc", "native/attention.cc", "native/attention_bf16.cc", "native/allocator.cc", "native/linear.cc", "native/layer_norm.cc"],
+      "sources": ["native/addon.cc", "native/attention.cc", "native/attention_bf16.cc", "native/allocator.cc", "native/linear.cc", "native/layer_norm.cc", "native/gelu.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node native/torch-paths.cjs include)"

@@ -669,7 +669,7 @@ DEF(layerNormForLinear) { RET(pft::LayerNormForLinear(T(info, 0), T(info, 1), T(
 DEF(layerNorm) {
   RET(at::layer_norm(T(info, 0), Ints(info, 1), OptT(info, 2), OptT(info, 3), Absent(info, 4) ? 1e-5 : Num(info, 4)));
 }
-DEF(gelu) { RET(at::gelu(T(info, 0), Str(info, 1, "none"))); }
+DEF(gelu) { RET(pft::Gelu(T(info, 0), Str(info, 1, "none"))); }
 DEF(softmax) { RET(at::softmax(T(info, 0), Int(info, 1), OptDT(info, 2))); }
 DEF(logSoftmax) { RET(at::log_softmax(T(info, 0), Int(info, 1), OptDT(info, 2))); }
 // crossEntropy(logits, target, reduction, labelSmoothing, ignoreIndex): target holds class indices (int64)
@@ -882,6 +882,7 @@ DEF(runtimeInfo) {
   o.Set("mallocTuned", mallocTuned);
   o.Set("fusedAttention", pft::FusedAttentionAvailable());
   o.Set("fusedAttentionBf16", pft::FusedAttentionBf16Available());
+  o.Set("fusedGelu", pft::FusedGeluAvailable());
   o.Set("onednnLinear", pft::DnnlLinearAvailable());
   o.Set("fusedLayerNorm", pft::LayerNormBf16Available());
   o.Set("kernelThreads", KernelThreads());

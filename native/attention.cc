@@ -20,6 +20,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "engine.h"
@@ -266,6 +267,7 @@ at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fu
   // The fused kernels have no dropout on the attention weights.
   if (fused && dropout == 0) {
     CheckQkv(qkv, heads);
+    RECORD_FUNCTION("pft::attention", std::vector<c10::IValue>({qkv}));  // named in profiles (bench --profile)
     if (FusedAttentionAvailable() && qkv.device().is_cpu() && (st == at::kFloat || st == at::kDouble)) return FusedAttention::apply(qkv, heads, scale);
     if (FusedAttentionBf16Fits(qkv, heads)) return FusedAttentionBf16(qkv, heads, scale);
   }

@@ -32,6 +32,10 @@ at::Tensor FusedAttentionBf16(const at::Tensor& qkv, int64_t heads, double scale
 bool LayerNormBf16Available();
 at::Tensor LayerNormForLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps);
 
+// native/gelu.cc: exact GELU; float32/bf16 on AVX-512 keep gelu'(x) for backward, else at::gelu.
+bool FusedGeluAvailable();
+at::Tensor Gelu(const at::Tensor& x, const std::string& approximate);
+
 // native/linear.cc: y = x W^T + b, float32 on oneDNN's sgemm, everything else through at::linear.
 bool DnnlLinearAvailable();
 at::Tensor Linear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b);

@@ -29,6 +29,8 @@ export interface EngineInfo {
   fusedAttention: boolean;
   /** bfloat16 F.attention runs its fused kernel (native/attention_bf16.cc; needs AVX-512 BF16 and an even head size; PFT_FUSED_ATTENTION=0 composes it). */
   fusedAttentionBf16: boolean;
+  /** float32/bf16 exact GELU runs the kernel that keeps gelu'(x) for backward (native/gelu.cc; needs AVX-512; PFT_FUSED_GELU=0 leaves at::gelu). */
+  fusedGelu: boolean;
   /** float32 F.linear runs on oneDNN's sgemm (native/linear.cc; PFT_DNNL_LINEAR=0 leaves at::linear's BLAS). */
   onednnLinear: boolean;
   /** Under bf16 autocast, F.layerNormForLinear runs the fused float32-to-bf16 kernel (native/layer_norm.cc; needs AVX-512; PFT_FUSED_LAYER_NORM=0 composes it). */
@@ -105,6 +107,7 @@ export function engineInfo(): EngineInfo {
     mallocTuned: boolean;
     fusedAttention: boolean;
     fusedAttentionBf16: boolean;
+    fusedGelu: boolean;
     onednnLinear: boolean;
     fusedLayerNorm: boolean;
     kernelThreads: number;
@@ -125,6 +128,7 @@ export function engineInfo(): EngineInfo {
     mallocTuned: raw.mallocTuned,
     fusedAttention: raw.fusedAttention,
     fusedAttentionBf16: raw.fusedAttentionBf16,
+    fusedGelu: raw.fusedGelu,
     onednnLinear: raw.onednnLinear,
     fusedLayerNorm: raw.fusedLayerNorm,
     kernelThreads: raw.kernelThreads,
@@ -145,7 +149,8 @@ export function describeEngine(info: EngineInfo = engineInfo()): string {
   const attention = info.fusedAttention ? `, fused attention${info.fusedAttentionBf16 ? " (float32 and bf16)" : ""}` : ", attention from ATen ops";
   const linear = info.onednnLinear ? ", float32 linear on oneDNN" : "";
   const norm = info.fusedLayerNorm ? ", fused bf16 layer norm" : "";
-  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}${cache}${attention}${linear}${norm}`;
+  const gelu = info.fusedGelu ? ", GELU keeping its derivative" : "";
+  return `pft engine: libtorch ${info.torchVersion}, ${blas}, ${info.threads} threads, ${bf16}${cuda}${malloc}${cache}${attention}${linear}${norm}${gelu}`;
 }
 
 /** A warning when the BLAS in use is slow for libtorch; null when fine. */
