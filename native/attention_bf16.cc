@@ -165,15 +165,45 @@ PFT_BF16 void PackRows(const Bits* src, Dim lds, Dim rows, Dim cols, uint32_t* b
   }
 }
 
-// B = src^T packed for Gemm, src being rows x (2 pairs) with row stride lds (K^T for the scores,
-// V^T for dP): pair p of column j is the 32 bits at src[j][2p], so this is a transpose of 32-bit
-// words, with zero columns from `rows` to ldb.
-void PackTransposed(const Bits* src, Dim lds, Dim rows, Dim pairs, uint32_t* b, Dim ldb) {
-  for (Dim j = 0; j < rows; ++j) {
-    const Bits* row = src + j * lds;
-    for (Dim p = 0; p < pairs; ++p) std::memcpy(b + p * ldb + j, row + 2 * p, sizeof(uint32_t));
+// r[i] becomes column i of the 16 x 16 matrix of 32-bit words whose rows were r[0..15].
+PFT_BF16 inline void Transpose16x16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
   }
-  for (Dim p = 0; p < pairs; ++p) std::fill(b + p * ldb + rows, b + (p + 1) * ldb, 0u);
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 16; i += 8) {
+    for (int k = 0; k < 4; ++k) {
+      t[i + k] = _mm512_shuffle_i32x4(r[i + k], r[i + k + 4], 0x88);
+      t[i + k + 4] = _mm512_shuffle_i32x4(r[i + k], r[i + k + 4], 0xdd);
+    }
+  }
+  for (int k = 0; k < 8; ++k) {
+    r[k] = _mm512_shuffle_i32x4(t[k], t[k + 8], 0x88);
+    r[k + 8] = _mm512_shuffle_i32x4(t[k], t[k + 8], 0xdd);
+  }
+}
+
+// B = src^T packed for Gemm, src being rows x (2 * pairs) with row stride lds (K^T for the scores,
+// V^T for dP): pair p of column j is the 32 bits at src[j][2p], so this is a transpose of 32-bit
+// words, 16 x 16 at a time, with zero columns from `rows` to ldb.
+PFT_BF16 void PackTransposed(const Bits* src, Dim lds, Dim rows, Dim pairs, uint32_t* b, Dim ldb) {
+  for (Dim j0 = 0; j0 < ldb; j0 += 16) {
+    for (Dim p0 = 0; p0 < pairs; p0 += 16) {
+      const __mmask16 m = Lanes(pairs - p0);
+      __m512i r[16];
+#pragma GCC unroll 16
+      for (int k = 0; k < 16; ++k) r[k] = j0 + k < rows ? _mm512_maskz_loadu_epi32(m, src + (j0 + k) * lds + 2 * p0) : _mm512_setzero_si512();
+      Transpose16x16(r);
+      for (Dim k = 0; k < 16 && p0 + k < pairs; ++k) _mm512_storeu_si512(b + (p0 + k) * ldb + j0, r[k]);
+    }
+  }
 }
 
 // rows x cols of float32 c (stride ldc) rounded into bf16 dst (stride ldd).
