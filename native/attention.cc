@@ -224,6 +224,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    NoDoubleBackward("attention", "PFT_FUSED_ATTENTION");
     auto saved = ctx->get_saved_variables();
     const at::Tensor& qkv = saved[0];
     const at::Tensor& probs = saved[1];

@@ -371,6 +371,7 @@ class FusedAttentionBf16 : public torch::autograd::Function<FusedAttentionBf16> 
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    NoDoubleBackward("attention", "PFT_FUSED_ATTENTION");
     if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
     auto saved = ctx->get_saved_variables();
     const at::Tensor& qkv = saved[0];

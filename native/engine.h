@@ -17,6 +17,14 @@ inline bool SwitchedOff(const char* variable) {
   return v && std::strcmp(v, "0") == 0;
 }
 
+// The fused kernels' backward passes are not themselves differentiable. A backward with
+// createGraph runs them with grad mode on: that stops here with a clear error instead of second
+// derivatives that silently miss the kernel's terms.
+inline void NoDoubleBackward(const char* kernel, const char* variable) {
+  TORCH_CHECK(!at::GradMode::is_enabled(), kernel, ": second derivatives (backward with createGraph) are not supported by the fused kernel; set ",
+              variable, "=0 to use libtorch's ops");
+}
+
 // native/attention.cc: multi-head self-attention over a qkv projection ([B, N, 3C] -> [B, N, C]);
 // fused for float32/float64 unless `fused` is false or `dropout` > 0.
 bool FusedAttentionAvailable();

@@ -158,6 +158,7 @@ class FusedGelu : public torch::autograd::Function<FusedGelu> {
     return y;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    NoDoubleBackward("gelu", "PFT_FUSED_GELU");
     if (!grads[0].defined()) return {at::Tensor()};
     const at::Tensor slope = ctx->get_saved_variables()[0];
     return {at::mul(grads[0].to(slope.scalar_type()), slope)};

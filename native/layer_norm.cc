@@ -135,6 +135,7 @@ class LayerNormBf16 : public torch::autograd::Function<LayerNormBf16> {
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    NoDoubleBackward("layer norm", "PFT_FUSED_LAYER_NORM");
     if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w = saved[1], &mean = saved[2], &rstd = saved[3];

@@ -63,6 +63,7 @@ class DnnlLinear : public torch::autograd::Function<DnnlLinear> {
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    NoDoubleBackward("linear", "PFT_DNNL_LINEAR");
     auto saved = ctx->get_saved_variables();
     const at::Tensor& x = saved[0];
     const at::Tensor& w = saved[1];

@@ -256,3 +256,27 @@ test("layerNorm of bf16 activations with float32 weights normalises in float32 (
   assert.equal(y.dtype, "float32");
   assertClose(y.toArray(), F.layerNorm(x.to("bfloat16").float(), [8], w, b).toArray(), 0, 0, "same as upcasting first");
 });
+
+test("a backward with createGraph through a fused kernel stops with a clear error (its backward is not differentiable)", () => {
+  const isDoubleBackward = (kernel: string, variable: string) => (e: unknown) =>
+    e instanceof PftError && e.code === "engine" && new RegExp(`${kernel}: second derivatives \\(backward with createGraph\\) are not supported by the fused kernel; set ${variable}=0`).test(e.message);
+  const x = Tensor.randn([2, 5, 48], { requiresGrad: true });
+  const w = Tensor.randn([8, 48], { requiresGrad: true });
+  const norm = { w: Tensor.ones([48], { requiresGrad: true }), b: Tensor.zeros([48], { requiresGrad: true }) };
+  const cases: [string, string, () => Tensor][] = [
+    ["gelu", "PFT_FUSED_GELU", () => x.gelu()],
+    ["attention", "PFT_FUSED_ATTENTION", () => F.attention(x, 2)],
+    ["attention", "PFT_FUSED_ATTENTION", () => F.attention(x.to("bfloat16"), 2)],
+    ["linear", "PFT_DNNL_LINEAR", () => F.linear(x, w)],
+    ["layer norm", "PFT_FUSED_LAYER_NORM", () => autocast(() => F.layerNormForLinear(x, norm.w, norm.b, 1e-6))],
+  ];
+  for (const [kernel, variable, run] of cases) {
+    assert.throws(() => run().float().sum().backward(undefined, { createGraph: true }), isDoubleBackward(kernel, variable), kernel);
+    run().float().sum().backward(); // a plain backward through the same kernel still works
+  }
+  // createGraph through libtorch's own ops is untouched: d/dx of x^3 = 3x^2 keeps its graph
+  const y = Tensor.from([2], [1], { requiresGrad: true });
+  y.mul(y).mul(y).sum().backward(undefined, { createGraph: true });
+  assert.equal(y.grad!.toArray()[0], 12);
+  assert.equal(y.grad!.requiresGrad, true);
+});
