@@ -24,12 +24,12 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "avx512.h"
 #include "engine.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <immintrin.h>
 #include <vector>
 
 namespace pft {
@@ -41,37 +41,9 @@ namespace {
 using Bits = uint16_t;  // a bfloat16 as its bits
 using Dim = int64_t;
 
-bool CpuHasAvx512Bf16() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512bf16");
-}
+bool CpuHasAvx512Bf16() { return CpuHasAvx512() && __builtin_cpu_supports("avx512bf16"); }
 
 inline Dim RoundUp(Dim n, Dim m) { return (n + m - 1) / m * m; }
-
-PFT_BF16 inline __mmask16 Lanes(Dim left) { return left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1); }
-
-PFT_BF16 inline __m512 LoadBf16(const Bits* p, __mmask16 m) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
-}
-// Round to nearest even (vcvtneps2bf16; NaN stays NaN), as c10::BFloat16 does.
-PFT_BF16 inline void StoreBf16(Bits* p, __m512 v, __mmask16 m) { _mm256_mask_storeu_epi16(p, m, (__m256i)_mm512_cvtneps_pbh(v)); }
-
-// e^x for x <= 0: the polynomial of native/attention.cc's ExpNonPositive, 16 lanes at a time.
-PFT_BF16 inline __m512 ExpNonPositive(__m512 x) {
-  x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);  // NaN is the second operand: it stays NaN
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 e = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(e, n);
-}
 
 // --- The GEMM: C[M x cols] (float32) = A[M x K] (bf16) * B[K x cols] (bf16) ---------------------
 //

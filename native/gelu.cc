@@ -22,40 +22,15 @@
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "avx512.h"
 #include "engine.h"
 
 #include <cstdint>
 #include <cstring>
-#include <immintrin.h>
 
 namespace pft {
 
 namespace {
-
-#define PFT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
-
-bool CpuHasAvx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-}
-
-// e^x for x <= ~0 (the callers pass -z^2 and erfc's exponent): Cody-Waite range reduction and
-// Cephes' degree-6 polynomial (about 1 ulp); 0 below -87 (where float32 would go subnormal).
-PFT_AVX512 inline __m512 Exp(__m512 in) {
-  const __mmask16 underflow = _mm512_cmp_ps_mask(in, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
-  const __m512 x = _mm512_max_ps(_mm512_set1_ps(-87.0f), in);  // NaN is the second operand: it stays NaN
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 e = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  return _mm512_maskz_mov_ps(_knot_mask16(underflow), _mm512_scalef_ps(e, n));
-}
 
 // Phi(x), the standard normal CDF; with kSlope also gelu'(x) = Phi(x) + x phi(x) in `slope`.
 // Phi(-|x|) = erfc(z) / 2 with z = |x| / sqrt 2, and erfc(z) = t P(t) e^(-z^2), t = 1 / (1 + a z),
@@ -72,7 +47,7 @@ PFT_AVX512 inline __m512 PhiImpl(__m512 x, __m512* slope) {
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  const __m512 gauss = Exp(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z));  // e^(-z^2) = e^(-x^2 / 2)
+  const __m512 gauss = ExpNonPositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z));  // e^(-z^2) = e^(-x^2 / 2)
   const __m512 halfErfc = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), t), _mm512_mul_ps(p, gauss));  // Phi(-|x|)
   const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
   const __m512 cdf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(one, halfErfc), halfErfc);
@@ -82,24 +57,11 @@ PFT_AVX512 inline __m512 PhiImpl(__m512 x, __m512* slope) {
 PFT_AVX512 inline __m512 Phi(__m512 x) { return PhiImpl<false>(x, nullptr); }
 PFT_AVX512 inline void PhiAndSlope(__m512 x, __m512& cdf, __m512& slope) { cdf = PhiImpl<true>(x, &slope); }
 
-// 16 floats from float32 or bfloat16 memory (the first `count`, the rest zero), and back.
-// bfloat16 is the top half of a float32; rounding is to nearest even and NaN stays NaN, as
-// c10::BFloat16 does.
+// 16 floats from float32 or bfloat16 memory (the first lanes of `m`, the rest zero), and back.
 PFT_AVX512 inline __m512 Load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-PFT_AVX512 inline __m512 Load(const at::BFloat16* p, __mmask16 m) {
-  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
-}
+PFT_AVX512 inline __m512 Load(const at::BFloat16* p, __mmask16 m) { return LoadBf16(p, m); }
 PFT_AVX512 inline void Store(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
-PFT_AVX512 inline void Store(at::BFloat16* p, __m512 v, __mmask16 m) {
-  const __m512i bits = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
-  rounded = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), rounded, _mm512_set1_epi32(0x7FC0));
-  _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(rounded));
-}
-
-PFT_AVX512 inline __mmask16 Lanes(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1); }
+PFT_AVX512 inline void Store(at::BFloat16* p, __m512 v, __mmask16 m) { StoreBf16(p, v, m); }
 
 // y = gelu(x) and, when d is not null, d = gelu'(x), over n elements. Four vectors per step: the
 // formula is one long dependent chain (a division, a polynomial, an exp), so independent vectors

@@ -17,37 +17,16 @@
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "avx512.h"
 #include "engine.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <immintrin.h>
 
 namespace pft {
 
 namespace {
-
-#define PFT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
-
-bool CpuHasAvx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-}
-
-PFT_AVX512 inline __mmask16 Lanes(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
-
-// bfloat16 is the top half of a float32; rounding to nearest even, NaN stays NaN (as c10::BFloat16).
-PFT_AVX512 inline __m512 LoadBf16(const at::BFloat16* p, __mmask16 m) {
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
-}
-PFT_AVX512 inline void StoreBf16(at::BFloat16* p, __m512 v, __mmask16 m) {
-  const __m512i bits = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
-  rounded = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), rounded, _mm512_set1_epi32(0x7FC0));
-  _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(rounded));
-}
 
 // Rows [r0, r1) of y = (x - mean) * rstd * w + b, with each row's mean and rstd saved.
 PFT_AVX512 void ForwardRows(const float* x, const float* w, const float* b, at::BFloat16* y, float* mean, float* rstd, int64_t r0, int64_t r1, int64_t C, float eps) {
