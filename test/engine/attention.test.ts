@@ -109,7 +109,7 @@ test("bf16 attention runs fused, within bf16 rounding of float64 and closer to i
   assert.equal(engineInfo().fusedAttentionBf16, true);
   manualSeed(3);
   // the bench ViT's; head sizes 8 and 24 (partial 16-lane blocks); odd token counts; one token;
-  // 197 tokens (ViT-B/16 at 224: several column blocks)
+  // 197 tokens (ViT-B/16 at 224: several column blocks of scores)
   const cases: [[number, number, number], number][] = [
     [[4, 65, 576], 3],
     [[3, 37, 3 * 4 * 8], 4],
@@ -117,6 +117,9 @@ test("bf16 attention runs fused, within bf16 rounding of float64 and closer to i
     [[2, 5, 3 * 16], 1],
     [[2, 1, 3 * 2 * 8], 2],
     [[2, 197, 3 * 2 * 64], 2],
+    // ViT-H/14's head size 80 (a 64 + 16 column split) and 128 (two 64-column blocks)
+    [[2, 17, 3 * 2 * 80], 2],
+    [[1, 9, 3 * 1 * 128], 1],
   ];
   for (const [shape, heads] of cases) {
     const e = bf16AgainstFloat64(shape, heads);
@@ -126,6 +129,10 @@ test("bf16 attention runs fused, within bf16 rounding of float64 and closer to i
     assert.ok(e.fused.out.rel <= e.composed.out.rel, `${at}: output error ${e.fused.out.rel} vs composed ${e.composed.out.rel}`);
     assert.ok(e.fused.grad.rel <= e.composed.grad.rel, `${at}: gradient error ${e.fused.grad.rel} vs composed ${e.composed.grad.rel}`);
   }
+  // A view that is not contiguous (qkv transposed from [N, B, 3C]) is made contiguous first.
+  const xt = Tensor.randn([7, 3, 96]).to("bfloat16");
+  const view = xt.transpose(0, 1);
+  assertClose(F.attention(view, 2).float().toArray(), F.attention(view.contiguous(), 2).float().toArray(), 0, 0, "transposed view");
   // Large scores: the composed path rounds them to bf16 before the softmax, the kernel does not.
   const large = bf16AgainstFloat64([2, 20, 3 * 2 * 8], 2, 6);
   assert.ok(large.fused.out.rel < 3e-3, JSON.stringify(large));
