@@ -179,10 +179,13 @@ export class SwinTransformerBlock extends Module {
     const covers = o.resolution <= o.windowSize;
     this.windowSize = covers ? o.resolution : o.windowSize;
     this.shiftSize = covers || !o.shifted ? 0 : Math.floor(o.windowSize / 2);
-    this.norm1 = new LayerNorm(dim);
+    // Both norms only feed linears (norm1 reaches qkv through the shift and window partition,
+    // which move data): under bf16 autocast a float32 stream (stage 1; later stages carry the
+    // merging linear's bf16 output, as in PyTorch) is normalised straight to bf16.
+    this.norm1 = new LayerNorm(dim, { feedsLinear: true });
     this.attn = new WindowAttention(dim, numHeads, this.windowSize, { qkvBias: o.qkvBias, attnDrop: o.attnDrop, projDrop: o.projDrop });
     this.drop_path1 = o.dropPath > 0 ? new DropPath(o.dropPath) : new Identity();
-    this.norm2 = new LayerNorm(dim);
+    this.norm2 = new LayerNorm(dim, { feedsLinear: true });
     this.mlp = new Mlp(dim, Math.floor(dim * o.mlpRatio), o.projDrop);
     this.drop_path2 = o.dropPath > 0 ? new DropPath(o.dropPath) : new Identity();
     if (this.shiftSize > 0) this.registerBuffer("attn_mask", shiftedWindowMask(o.resolution, o.resolution, this.windowSize, this.shiftSize), false);
@@ -224,7 +227,7 @@ export class PatchMerging extends Module {
   readonly reduction: Linear;
   constructor(readonly dim: number, outDim = 2 * dim) {
     super();
-    this.norm = new LayerNorm(4 * dim);
+    this.norm = new LayerNorm(4 * dim, { feedsLinear: true });
     this.reduction = new Linear(4 * dim, outDim, { bias: false });
   }
   /** [B, H, W, C] -> [B, H/2, W/2, outDim] */
