@@ -29,12 +29,13 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor 
 /**
  * LayerNorm over the last dimension whose output only feeds a linear layer (a transformer
  * block's norm1 and norm2). Under bf16 autocast the output is bfloat16, the dtype that linear
- * casts it to anyway, made in one fused pass (native/layer_norm.cc): the float32 output and
- * the cast, and the cast of the gradient in backward, are skipped. Everywhere else, and for a
- * bf16 input, it is F.layerNorm.
+ * casts it to anyway, made in one fused pass (native/layer_norm.cc) from a float32 or bf16 input
+ * with float32 parameters: the float32 output and the cast, and the cast of the gradient in
+ * backward, are skipped. Everywhere else it is F.layerNorm.
  */
 export function layerNormForLinear(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor {
-  if (x.dtype !== weight.dtype || x.dtype !== bias.dtype) return layerNorm(x, [x.shape[x.shape.length - 1] ?? 0], weight, bias, eps);
+  const bf16OnFloat = x.dtype === "bfloat16" && weight.dtype === "float32" && bias.dtype === "float32";
+  if (!bf16OnFloat && (x.dtype !== weight.dtype || x.dtype !== bias.dtype)) return layerNorm(x, [x.shape[x.shape.length - 1] ?? 0], weight, bias, eps);
   return own(call("layerNormForLinear", x.handle, weight.handle, bias.handle, eps));
 }
 

@@ -48,7 +48,8 @@ export class ConvNeXtBlock extends Module {
     // Declared first so the key order is PyTorch's: a module's own parameters before its children.
     this.gamma = o.lsInitValue !== null ? new Parameter(Tensor.full([dim], o.lsInitValue)) : null;
     this.conv_dw = new Conv2d(dim, dim, o.kernelSize, { padding: Math.floor(o.kernelSize / 2), groups: dim });
-    this.norm = new LayerNorm(dim, { eps: LN_EPS });
+    // feeds the MLP's first linear: under bf16 autocast it normalises the conv's bf16 output straight to bf16
+    this.norm = new LayerNorm(dim, { eps: LN_EPS, feedsLinear: true });
     this.mlp = new Mlp(dim, Math.round(dim * o.mlpRatio));
     this.drop_path = o.dropPath > 0 ? new DropPath(o.dropPath) : new Identity();
   }

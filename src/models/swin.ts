@@ -180,8 +180,7 @@ export class SwinTransformerBlock extends Module {
     this.windowSize = covers ? o.resolution : o.windowSize;
     this.shiftSize = covers || !o.shifted ? 0 : Math.floor(o.windowSize / 2);
     // Both norms only feed linears (norm1 reaches qkv through the shift and window partition,
-    // which move data): under bf16 autocast a float32 stream (stage 1; later stages carry the
-    // merging linear's bf16 output, as in PyTorch) is normalised straight to bf16.
+    // which move data): under bf16 autocast they normalise straight to bf16 (F.layerNormForLinear).
     this.norm1 = new LayerNorm(dim, { feedsLinear: true });
     this.attn = new WindowAttention(dim, numHeads, this.windowSize, { qkvBias: o.qkvBias, attnDrop: o.attnDrop, projDrop: o.projDrop });
     this.drop_path1 = o.dropPath > 0 ? new DropPath(o.dropPath) : new Identity();

@@ -1,6 +1,7 @@
 // F.layerNormForLinear (native/layer_norm.cc): under bf16 autocast, LayerNorm with a bf16 output
 // in one fused pass, checked against PyTorch's layer_norm followed by the cast (values and the
-// three gradients), at a ViT's shape and at widths that are not a multiple of the vector width;
+// three gradients), at a ViT's shape and at widths that are not a multiple of the vector width,
+// from float32 and from bf16 inputs;
 // outside autocast it is F.layerNorm itself; PFT_FUSED_LAYER_NORM=0 composes the same thing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +14,8 @@ import { assertClose, runTorch, runEngineScript } from "../helpers/reference.js"
 
 interface Case {
   shape: number[];
+  /** the input is bf16 (a Swin stage after a merging, a ConvNeXt block after its conv) */
+  bf16?: boolean;
   x: number[];
   w: number[];
   b: number[];
@@ -31,33 +34,35 @@ import json, sys, torch
 import torch.nn.functional as F
 out = []
 for c in json.load(sys.stdin):
-    x = torch.tensor(c["x"]).reshape(c["shape"]).requires_grad_()
+    x = torch.tensor(c["x"]).reshape(c["shape"])
+    x = (x.bfloat16() if c.get("bf16") else x).requires_grad_()
     w = torch.tensor(c["w"]).requires_grad_()
     b = torch.tensor(c["b"]).requires_grad_()
     g = torch.tensor(c["g"]).reshape(c["shape"]).bfloat16()
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        y = F.layer_norm(x, (c["shape"][-1],), w, b, 1e-6).to(torch.bfloat16)
+        y = F.layer_norm(x.float(), (c["shape"][-1],), w, b, 1e-6).to(torch.bfloat16)
     y.backward(g)
-    out.append({"y": y.float().flatten().tolist(), "dx": x.grad.flatten().tolist(), "dw": w.grad.tolist(), "db": b.grad.tolist()})
+    out.append({"y": y.float().flatten().tolist(), "dx": x.grad.float().flatten().tolist(), "dw": w.grad.tolist(), "db": b.grad.tolist()})
 print(json.dumps(out))
 `;
 
-function makeCase(shape: number[]): Case {
+function makeCase(shape: number[], bf16Input = false): Case {
   const c = shape[shape.length - 1];
   // An offset and a spread per row, as a residual stream has.
   const x = Tensor.randn(shape).mul(2).add(Tensor.randn([...shape.slice(0, -1), 1]).mul(3));
   const bf16 = (t: Tensor) => t.to("bfloat16").float().toArray();
-  return { shape, x: x.toArray(), w: Tensor.randn([c]).toArray(), b: Tensor.randn([c]).toArray(), g: bf16(Tensor.randn(shape)) };
+  return { shape, bf16: bf16Input, x: x.toArray(), w: Tensor.randn([c]).toArray(), b: Tensor.randn([c]).toArray(), g: bf16(Tensor.randn(shape)) };
 }
 
 function runPft(c: Case): Result {
-  const x = Tensor.from(c.x, c.shape, { requiresGrad: true });
+  const x = c.bf16 ? Tensor.from(c.x, c.shape).to("bfloat16").requiresGrad_(true) : Tensor.from(c.x, c.shape, { requiresGrad: true });
   const w = Tensor.from(c.w, undefined, { requiresGrad: true });
   const b = Tensor.from(c.b, undefined, { requiresGrad: true });
   const y = autocast(() => F.layerNormForLinear(x, w, b, 1e-6));
   assert.equal(y.dtype, "bfloat16", "under bf16 autocast the output is bf16");
   y.backward(Tensor.from(c.g, c.shape).to("bfloat16"));
-  return { y: y.float().toArray(), dx: x.grad!.toArray(), dw: w.grad!.toArray(), db: b.grad!.toArray() };
+  assert.equal(x.grad!.dtype, x.dtype, "the input gradient has the input's dtype");
+  return { y: y.float().toArray(), dx: x.grad!.float().toArray(), dw: w.grad!.toArray(), db: b.grad!.toArray() };
 }
 
 /** Values one bf16 rounding apart at most (the float32 statistics may differ in the last bit). */
@@ -74,13 +79,14 @@ function assertBf16Close(actual: number[], expected: number[], what: string) {
 test("under bf16 autocast layerNormForLinear equals PyTorch's layer_norm then cast to bf16, values and gradients", () => {
   assert.equal(engineInfo().fusedLayerNorm, true, "this machine has AVX-512, so the fused kernel runs");
   manualSeed(3);
-  const cases = [makeCase([4, 65, 192]), makeCase([3, 37]), makeCase([2, 5, 16]), makeCase([130, 24])];
+  const cases = [makeCase([4, 65, 192]), makeCase([3, 37]), makeCase([2, 5, 16]), makeCase([130, 24]), makeCase([4, 65, 192], true), makeCase([3, 37], true)];
   const expected = runTorch<Result[]>(TORCH_SCRIPT, cases);
   cases.forEach((c, i) => {
     const got = runPft(c);
-    const what = `[${c.shape}]`;
+    const what = `[${c.shape}]${c.bf16 ? " bf16" : ""}`;
     assertBf16Close(got.y, expected[i].y, `${what} output`);
-    assertClose(got.dx, expected[i].dx, 1e-4, 2e-5, `${what} input gradient`);
+    if (c.bf16) assertBf16Close(got.dx, expected[i].dx, `${what} bf16 input gradient`);
+    else assertClose(got.dx, expected[i].dx, 1e-4, 2e-5, `${what} input gradient`);
     assertClose(got.dw, expected[i].dw, 1e-3, 1e-3, `${what} weight gradient`);
     assertClose(got.db, expected[i].db, 1e-3, 1e-4, `${what} bias gradient`);
   });
@@ -103,9 +109,13 @@ test("the fused path runs no ATen layer norm; outside autocast it is F.layerNorm
   const plain = F.layerNormForLinear(x, w, b);
   assert.equal(plain.dtype, "float32");
   assert.deepEqual(plain.toArray(), F.layerNorm(x, [192], w, b).toArray());
-  // A bf16 input (already low precision) is normalised as F.layerNorm does, in float32.
-  const fromBf16 = autocast(() => F.layerNormForLinear(x.to("bfloat16"), w, b));
-  assert.equal(fromBf16.dtype, "float32");
+  // A bf16 input is normalised in float32 too: under autocast straight to bf16, outside it exactly
+  // as F.layerNorm (a float32 output).
+  const xb = x.to("bfloat16");
+  assert.equal(autocast(() => F.layerNormForLinear(xb, w, b)).dtype, "bfloat16");
+  const plainBf16 = F.layerNormForLinear(xb, w, b);
+  assert.equal(plainBf16.dtype, "float32");
+  assert.deepEqual(plainBf16.toArray(), F.layerNorm(xb, [192], w, b).toArray());
 });
 
 test("frozen parameters get no gradient; NaN rows stay NaN and leave the others alone", () => {
