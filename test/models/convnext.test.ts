@@ -7,7 +7,8 @@ import { Tensor, noGrad, PftError } from "../../src/index.js";
 import { writeSafetensors, openSafetensors, DropPath, Identity, type StateDict } from "../../src/nn/index.js";
 import { ConvNeXt, createModel, catalogOf, catalogFromShapes, loadPretrained, convnextCheckpointFilter, type ConvNeXtConfig } from "../../src/models/index.js";
 import { checkParity } from "../helpers/parity.js";
-import { tempDir, runEngineScript, assertClose } from "../helpers/reference.js";
+import { tempDir, assertClose } from "../helpers/reference.js";
+import { autocastRun } from "../helpers/autocast-run.js";
 
 /** Two stages at 4x4 and 2x2 px, a downsample between them. */
 const small: Partial<ConvNeXtConfig> = { imageSize: 16, patchSize: 4, depths: [1, 2], dims: [8, 16], numClasses: 5 };
@@ -191,30 +192,8 @@ test("unknown model names are a clear error", () => {
 });
 
 test("under bf16 autocast a block's norm takes the conv's bf16 output straight to bf16 (fused), as PFT_FUSED_LAYER_NORM=0 in float32 then cast", () => {
-  const script = `
-    const { Tensor, F, autocast, manualSeed, engineInfo, profile } = await import(ENGINE);
-    const { createModel } = await import(ENGINE.replace("engine/index.js", "models/index.js"));
-    const { readFileSync, rmSync } = await import("node:fs");
-    const { join } = await import("node:path");
-    const { tmpdir } = await import("node:os");
-    manualSeed(8);
-    const m = createModel("convnext_micro_32", { numClasses: 10 });
-    const x = Tensor.randn([2, 3, 32, 32]);
-    const trace = join(tmpdir(), "pft-convnext-ln-" + process.pid + ".json");
-    let logits;
-    profile(trace, () => { logits = autocast(() => m.forward(x)); });
-    const layerNorms = JSON.parse(readFileSync(trace, "utf8")).filter((e) => e.name === "aten::native_layer_norm").length;
-    rmSync(trace);
-    F.crossEntropy(logits.float(), Tensor.from([3, 4], [2], { dtype: "int64" })).backward();
-    const grad = m.namedParameters().find((n) => n.name === "stages.1.blocks.0.norm.weight").param.grad;
-    console.log(JSON.stringify({ fused: engineInfo().fusedLayerNorm, layerNorms, depths: m.cfg.depths, out: logits.float().toArray(), grad: grad.toArray() }));`;
-  const run = (env: Record<string, string>) => {
-    const r = runEngineScript(script, env);
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout) as { fused: boolean; layerNorms: number; depths: number[]; out: number[]; grad: number[] };
-  };
-  const fused = run({});
-  const composed = run({ PFT_FUSED_LAYER_NORM: "0" });
+  const fused = autocastRun("convnext_micro_32", "stages.1.blocks.0.norm.weight");
+  const composed = autocastRun("convnext_micro_32", "stages.1.blocks.0.norm.weight", { PFT_FUSED_LAYER_NORM: "0" });
   assert.deepEqual([fused.fused, composed.fused], [true, false]);
   const blocks = fused.depths.reduce((a, b) => a + b, 0);
   assert.equal(composed.layerNorms - fused.layerNorms, blocks, `layer_norm calls: ${fused.layerNorms} fused, ${composed.layerNorms} composed`);

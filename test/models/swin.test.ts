@@ -9,7 +9,8 @@ import { writeSafetensors, openSafetensors, DropPath } from "../../src/nn/index.
 import { SwinTransformer, SWIN_UNITS, VIT_UNITS, VisionTransformer, createModel, catalogOf, catalogFromShapes, detectArch, loadPretrained, type SwinConfig } from "../../src/models/index.js";
 import { relativePositionIndex, shiftedWindowMask } from "../../src/models/swin.js";
 import { checkParity } from "../helpers/parity.js";
-import { runPython, tempDir, runEngineScript, assertClose } from "../helpers/reference.js";
+import { runPython, tempDir, assertClose } from "../helpers/reference.js";
+import { autocastRun } from "../helpers/autocast-run.js";
 
 // 32x32, patch 2: 16x16 and 8x8 maps shift windows of 4 (with masks), 4x4 and 2x2 are one window.
 const small: Partial<SwinConfig> = { imageSize: 32, patchSize: 2, embedDim: 16, depths: [2, 2, 2, 2], numHeads: [2, 4, 8, 8], windowSize: 4, numClasses: 5 };
@@ -200,30 +201,8 @@ test("resetClassifier swaps head.fc, and 0 classes leaves pooled features", () =
 });
 
 test("under bf16 autocast the block and merging norms feed their linears in bf16 (fused), as PFT_FUSED_LAYER_NORM=0 in float32 then cast", () => {
-  const script = `
-    const { Tensor, F, autocast, manualSeed, engineInfo, profile } = await import(ENGINE);
-    const { createModel } = await import(ENGINE.replace("engine/index.js", "models/index.js"));
-    const { readFileSync, rmSync } = await import("node:fs");
-    const { join } = await import("node:path");
-    const { tmpdir } = await import("node:os");
-    manualSeed(7);
-    const m = createModel("swin_micro_patch2_window4_32", { numClasses: 10 });
-    const x = Tensor.randn([2, 3, 32, 32]);
-    const trace = join(tmpdir(), "pft-swin-ln-" + process.pid + ".json");
-    let logits;
-    profile(trace, () => { logits = autocast(() => m.forward(x)); });
-    const layerNorms = JSON.parse(readFileSync(trace, "utf8")).filter((e) => e.name === "aten::native_layer_norm").length;
-    rmSync(trace);
-    F.crossEntropy(logits.float(), Tensor.from([1, 2], [2], { dtype: "int64" })).backward();
-    const grad = m.namedParameters().find((n) => n.name === "layers.0.blocks.0.norm1.weight").param.grad;
-    console.log(JSON.stringify({ fused: engineInfo().fusedLayerNorm, layerNorms, depths: m.cfg.depths, out: logits.float().toArray(), grad: grad.toArray() }));`;
-  const run = (env: Record<string, string>) => {
-    const r = runEngineScript(script, env);
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout) as { fused: boolean; layerNorms: number; depths: number[]; out: number[]; grad: number[] };
-  };
-  const fused = run({});
-  const composed = run({ PFT_FUSED_LAYER_NORM: "0" });
+  const fused = autocastRun("swin_micro_patch2_window4_32", "layers.0.blocks.0.norm1.weight");
+  const composed = autocastRun("swin_micro_patch2_window4_32", "layers.0.blocks.0.norm1.weight", { PFT_FUSED_LAYER_NORM: "0" });
   assert.deepEqual([fused.fused, composed.fused], [true, false]);
   // Every block norm and every merging's norm is fused, from the float32 stream of stage 1 and
   // from the bf16 stream after each merging; the patch embedding's and the final norm are not.
