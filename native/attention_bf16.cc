@@ -200,6 +200,14 @@ struct Shape {
   Dim dc() const { return RoundUp(D, 16); }   // packed columns over the head size
 };
 
+// The next (batch, head) task's Q, K and V, if there is one (returns whether there is).
+bool PrefetchNextQkv(const Shape& s, Dim bh, const Bits* qkv) {
+  if (bh + 1 >= s.B * s.H) return false;
+  const Dim nb = (bh + 1) / s.H, nh = (bh + 1) % s.H;
+  for (Dim part = 0; part < 3; ++part) Prefetch(qkv + nb * s.N * 3 * s.C + part * s.C + nh * s.D, s.N, 3 * s.C, s.D);
+  return true;
+}
+
 // Per-thread scratch for one (batch, head) task.
 struct Scratch {
   std::vector<uint32_t> packed;
@@ -220,10 +228,7 @@ PFT_BF16 void ForwardTask(const Shape& s, Dim bh, float scale, const Bits* qkv, 
   const Dim b = bh / s.H, h = bh % s.H;
   const Bits* q = qkv + b * N * ld3 + h * D;
   Bits* p = probs + bh * N * np2;
-  if (bh + 1 < s.B * s.H) {
-    const Dim nb = (bh + 1) / s.H, nh = (bh + 1) % s.H;
-    for (Dim part = 0; part < 3; ++part) Prefetch(qkv + nb * N * ld3 + part * C + nh * D, N, ld3, D);
-  }
+  PrefetchNextQkv(s, bh, qkv);
   PackTransposed(q + C, ld3, N, D / 2, w.packed.data(), nc);
   Gemm(N, PairsOf::Rows(q, ld3), w.packed.data(), nc, D / 2, w.c.data(), nc);
   const __m512 sv = _mm512_set1_ps(scale);
@@ -267,9 +272,8 @@ PFT_BF16 void BackwardTask(const Shape& s, Dim bh, float scale, const Bits* qkv,
   const Bits* p = probs + bh * N * np2;
   const Bits* g = gradOut + b * N * C + h * D;
   Bits* dq = dqkv + b * N * ld3 + h * D;
-  if (bh + 1 < s.B * s.H) {
+  if (PrefetchNextQkv(s, bh, qkv)) {
     const Dim nb = (bh + 1) / s.H, nh = (bh + 1) % s.H;
-    for (Dim part = 0; part < 3; ++part) Prefetch(qkv + nb * N * ld3 + part * C + nh * D, N, ld3, D);
     Prefetch(probs + (bh + 1) * N * np2, 1, 0, N * np2);
     Prefetch(gradOut + nb * N * C + nh * D, N, C, D);
   }

@@ -3,6 +3,9 @@
 // where CpuHasAvx512() says so, so the addon still loads and falls back on other x86 CPUs.
 #pragma once
 
+#include <c10/core/ScalarType.h>
+#include <c10/util/BFloat16.h>
+
 #include <cstdint>
 #include <immintrin.h>
 
@@ -29,6 +32,21 @@ PFT_AVX512 inline void StoreBf16(void* p, __m512 v, __mmask16 m) {
   __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
   rounded = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), rounded, _mm512_set1_epi32(0x7FC0));
   _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(rounded));
+}
+
+// 16 elements of float32 or bf16 memory as float32 (the first lanes of `m`, the rest zero), and
+// back: what lets one kernel template serve both dtypes.
+PFT_AVX512 inline __m512 Load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+PFT_AVX512 inline __m512 Load(const c10::BFloat16* p, __mmask16 m) { return LoadBf16(p, m); }
+PFT_AVX512 inline void Store(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
+PFT_AVX512 inline void Store(c10::BFloat16* p, __m512 v, __mmask16 m) { StoreBf16(p, v, m); }
+
+// Runs fn(float()) for a float32 tensor and fn(c10::BFloat16()) otherwise (the callers send no
+// other dtype), so a kernel template is instantiated for the tensor's element type.
+template <typename Fn>
+void FloatOrBf16(c10::ScalarType st, Fn fn) {
+  if (st == c10::ScalarType::Float) fn(float());
+  else fn(c10::BFloat16());
 }
 
 // e^x for x <= ~0 (a softmax's shifted scores, GELU's -x^2 / 2): Cody-Waite range reduction and

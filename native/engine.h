@@ -26,7 +26,8 @@ inline void NoDoubleBackward(const char* kernel, const char* variable) {
 }
 
 // native/attention.cc: multi-head self-attention over a qkv projection ([B, N, 3C] -> [B, N, C]);
-// fused for float32/float64 unless `fused` is false or `dropout` > 0.
+// fused (float32/float64 here, bfloat16 in attention_bf16.cc) unless `fused` is false or
+// `dropout` > 0.
 bool FusedAttentionAvailable();
 at::Tensor Attention(const at::Tensor& qkv, int64_t heads, double scale, bool fused, double dropout);
 

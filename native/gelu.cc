@@ -26,7 +26,6 @@
 #include "engine.h"
 
 #include <cstdint>
-#include <cstring>
 
 namespace pft {
 
@@ -38,7 +37,7 @@ namespace {
 // error below 1.5e-7), but taken on erfc, so a negative x's Phi keeps its relative precision
 // (erf's 1 + erf(x) cancels it away). e^(-z^2) serves phi too: one exp per element.
 template <bool kSlope>
-PFT_AVX512 inline __m512 PhiImpl(__m512 x, __m512* slope) {
+PFT_AVX512 inline __m512 Phi(__m512 x, __m512* slope) {
   const __m512 z = _mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(0.70710678118654752f));
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), z, one));
@@ -54,14 +53,6 @@ PFT_AVX512 inline __m512 PhiImpl(__m512 x, __m512* slope) {
   if constexpr (kSlope) *slope = _mm512_fmadd_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.39894228040143268f)), gauss, cdf);
   return cdf;
 }
-PFT_AVX512 inline __m512 Phi(__m512 x) { return PhiImpl<false>(x, nullptr); }
-PFT_AVX512 inline void PhiAndSlope(__m512 x, __m512& cdf, __m512& slope) { cdf = PhiImpl<true>(x, &slope); }
-
-// 16 floats from float32 or bfloat16 memory (the first lanes of `m`, the rest zero), and back.
-PFT_AVX512 inline __m512 Load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-PFT_AVX512 inline __m512 Load(const at::BFloat16* p, __mmask16 m) { return LoadBf16(p, m); }
-PFT_AVX512 inline void Store(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
-PFT_AVX512 inline void Store(at::BFloat16* p, __m512 v, __mmask16 m) { StoreBf16(p, v, m); }
 
 // y = gelu(x) and, when d is not null, d = gelu'(x), over n elements. Four vectors per step: the
 // formula is one long dependent chain (a division, a polynomial, an exp), so independent vectors
@@ -77,7 +68,7 @@ PFT_AVX512 inline void GeluVectors(const T* x, T* y, T* d, int64_t n) {
     v[k] = Load(x + 16 * k, m[k]);
   }
 #pragma GCC unroll 4
-  for (int k = 0; k < kStep; ++k) cdf[k] = PhiImpl<kSlope>(v[k], &slope[k]);
+  for (int k = 0; k < kStep; ++k) cdf[k] = Phi<kSlope>(v[k], &slope[k]);
 #pragma GCC unroll 4
   for (int k = 0; k < kStep; ++k) {
     Store(y + 16 * k, _mm512_mul_ps(v[k], cdf[k]), m[k]);
@@ -99,15 +90,13 @@ constexpr int64_t kGrain = 16384;
 at::Tensor Forward(const at::Tensor& x, at::Tensor* slope) {
   at::Tensor y = at::empty_like(x);
   if (slope) *slope = at::empty_like(x);
-  auto run = [&](auto zero) {
+  FloatOrBf16(x.scalar_type(), [&](auto zero) {
     using T = decltype(zero);
     const T* in = x.data_ptr<T>();
     T* out = y.data_ptr<T>();
     T* d = slope ? slope->data_ptr<T>() : nullptr;
     at::parallel_for(0, x.numel(), kGrain, [&](int64_t a, int64_t b) { GeluKernel(in + a, out + a, d ? d + a : nullptr, b - a); });
-  };
-  if (x.scalar_type() == at::kFloat) run(float());
-  else run(at::BFloat16());
+  });
   return y;
 }
 

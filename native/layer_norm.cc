@@ -31,12 +31,6 @@ namespace pft {
 
 namespace {
 
-// 16 elements of a float32 or bf16 row as float32 (the first lanes of `m`, the rest zero), and back.
-PFT_AVX512 inline __m512 Load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-PFT_AVX512 inline __m512 Load(const at::BFloat16* p, __mmask16 m) { return LoadBf16(p, m); }
-PFT_AVX512 inline void Store(float* p, __m512 v, __mmask16 m) { _mm512_mask_storeu_ps(p, m, v); }
-PFT_AVX512 inline void Store(at::BFloat16* p, __m512 v, __mmask16 m) { StoreBf16(p, v, m); }
-
 // Rows [r0, r1) of y = (x - mean) * rstd * w + b, with each row's mean and rstd saved.
 template <typename T>
 PFT_AVX512 void ForwardRows(const T* x, const float* w, const float* b, at::BFloat16* y, float* mean, float* rstd, int64_t r0, int64_t r1, int64_t C, float eps) {
@@ -100,13 +94,6 @@ PFT_AVX512 void BackwardRows(const at::BFloat16* dy, const T* x, const float* w,
 // Rows are split into at most one chunk per thread (so the per-chunk parameter-gradient sums
 // stay few), of at least 64 rows.
 int64_t RowChunks(int64_t rows) { return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), rows / 64)); }
-
-// Runs fn(float()) or fn(at::BFloat16()) for the input's dtype (LayerNormForLinear sends no other).
-template <typename Fn>
-void FloatOrBf16(at::ScalarType st, Fn fn) {
-  if (st == at::kFloat) fn(float());
-  else fn(at::BFloat16());
-}
 
 template <typename Fn>
 void ForRowChunks(int64_t rows, Fn fn) {

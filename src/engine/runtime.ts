@@ -33,7 +33,7 @@ export interface EngineInfo {
   fusedGelu: boolean;
   /** float32 F.linear runs on oneDNN's sgemm (native/linear.cc; PFT_DNNL_LINEAR=0 leaves at::linear's BLAS). */
   onednnLinear: boolean;
-  /** Under bf16 autocast, F.layerNormForLinear runs the fused float32-to-bf16 kernel (native/layer_norm.cc; needs AVX-512; PFT_FUSED_LAYER_NORM=0 composes it). */
+  /** Under bf16 autocast, F.layerNormForLinear runs the fused kernel with a bf16 output, from a float32 or bf16 input (native/layer_norm.cc; needs AVX-512; PFT_FUSED_LAYER_NORM=0 composes it). */
   fusedLayerNorm: boolean;
   /** Threads a parallel loop in the addon's own kernels runs on (equals `threads` when the addon was built with OpenMP, as it must be). */
   kernelThreads: number;
