@@ -4,6 +4,7 @@ export { STRATEGIES, parseStrategy, strategyInfo, letterOf, blocksOf, unitsForSt
 export { policyFor, type PartialPolicy, type Difficulty } from "./policy.js";
 export { openWeights, resolveWeightsFile, type WeightSource } from "./weights.js";
 export { AngleAccumulator, NormalizedPass, streamAngle, vectorAngle, toDegrees, matchCheckpoints, anglesOf, computeAngles, angleMap, type UnitAngle, type AngleReport, type Vector } from "./angles.js";
+export { SELECTORS, weightChangeOf, relativeGradientScores, randomScores, type SelectorKey } from "./selectors.js";
 export { rankByGroup, kendallTau, angleTau, type GroupRanking, type RankedUnit } from "./ranking.js";
 export { DIRECTION_FOR, parseDifficulty, parseTopk, validateTopk, resolveTopk, selectFapft, unitSize, fapftUnitParams, type Direction } from "./fapft.js";
 export { trainableSet, trainableOthers, countParams, modelCatalog, type TrainableSet, type ParamCount } from "./accounting.js";

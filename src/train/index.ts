@@ -6,4 +6,5 @@ export { evaluate, type EvalResult } from "./evaluate.js";
 export { loadCheckpoint, saveCheckpoint, writeFileAtomic, writeJsonAtomic, readJson, type ResumeState } from "./checkpoint.js";
 export { createProgress, type Progress } from "./progress.js";
 export { buildLoaders, trainTransforms, evalTransforms, type Loaders } from "./pipeline.js";
+export { gradientNorms, type GradientNorms } from "./gradient-score.js";
 export { runTraining, readWeights, recordedModel, type RunOptions, type RunResult } from "./run.js";
