@@ -6,8 +6,8 @@
 //      byte-identical copy); else
 //   2. some non-constant floating tensor of it is bit for bit the base's (a frozen unit of a
 //      partial fine-tune: a coincidence is out of the question); else
-//   3. it lies within MAX_RELATIVE_DISTANCE of the base: |x - b| < |b| over the tensors they
-//      share. Fine-tuning moves weights a small fraction of their norm; a checkpoint of the same
+//   3. it lies within MAX_RELATIVE_DISTANCE of the base: |x - b| < |b| over the non-constant
+//      tensors they share. Fine-tuning moves weights a small fraction of their norm; a checkpoint of the same
 //      architecture from another pretraining lies at about sqrt(2) |b| (independent weights of
 //      similar norm). This is the only heuristic, used for bare full fine-tunes that record nothing.
 // The base must also be the ingredients' architecture: the same recorded model, and at least half
@@ -147,13 +147,14 @@ export function checkDescent(set: IngredientSet, base: SoupBase, members: readon
       const n = e.shape.reduce((a, b) => a * b, 1);
       if (bvals.length < n) (bvals = new Float64Array(n)), (xvals = new Float64Array(n));
       const bBytes = base.reader.bytes(name);
+      // a constant tensor (fresh LayerNorm ones, zero biases) is alike in any two models: it says nothing
+      if (isConstant(bBytes, e.byteLength / n)) continue;
       const b = widen(bBytes, be, bvals.subarray(0, n));
       for (let j = 0; j < n; j++) baseSq += b[j] * b[j];
-      const constant = isConstant(bBytes, e.byteLength / n);
       for (const i of open) {
         if (evidence[i] !== null) continue;
         const xBytes = items[i].reader.view(name);
-        if (!constant && Buffer.compare(xBytes, bBytes) === 0) {
+        if (Buffer.compare(xBytes, bBytes) === 0) {
           evidence[i] = "frozen";
           continue;
         }

@@ -7,3 +7,8 @@ export { openIngredients, recordedModelOf, type Ingredient, type IngredientSet, 
 export { soupParams, fullSoupParams, fapftSoupParams, type SoupParams } from "./params.js";
 export { runSoupStudy, studyTable, type SoupStudyConfig, type SoupStudyResult, type StudyRun } from "./study.js";
 export { RawTensorReader, SafetensorsStreamWriter, type StreamEntry } from "./stream.js";
+export {
+  mergeTensors, writeMerge, validateMergeSpec, needsBase, changedMeanTensors, taskArithmeticTensors, tiesTensors, wiseFtTensors, modelStockTensors,
+  modelStockRatio, tiesKeep, selectKth, MERGE_METHODS, type MergeSpec, type MergeMethod, type MergedTensor, type MergeSummary, type MergeOptions,
+} from "./merge.js";
+export { openBase, checkDescent, sameWeightsFile, MAX_RELATIVE_DISTANCE, type SoupBase, type DescentReport, type DescentEvidence } from "./base.js";
