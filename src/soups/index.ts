@@ -9,7 +9,7 @@ export { runSoupStudy, studyTable, type SoupStudyConfig, type SoupStudyResult, t
 export { RawTensorReader, SafetensorsStreamWriter, type StreamEntry } from "./stream.js";
 export {
   mergeTensors, writeMerge, validateMergeSpec, needsBase, changedMeanTensors, taskArithmeticTensors, tiesTensors, wiseFtTensors, modelStockTensors,
-  modelStockRatio, tiesKeep, selectKth, MERGE_METHODS, type MergeSpec, type MergeMethod, type MergedTensor, type MergeSummary, type MergeOptions,
+  modelStockRatio, tiesKeep, selectKth, soupAll, soupFileName, MERGE_METHODS, type SoupAllEntry, type MergeSpec, type MergeMethod, type MergedTensor, type MergeSummary, type MergeOptions,
 } from "./merge.js";
 export { openBase, checkDescent, sameWeightsFile, MAX_RELATIVE_DISTANCE, type SoupBase, type DescentReport, type DescentEvidence } from "./base.js";
 export { evaluateEnsemble } from "./ensemble.js";

@@ -16,6 +16,7 @@
 // - A tensor the base lacks, or holds with another shape or dtype (a classifier head re-initialised
 //   for the new classes), has no common origin: every method takes the ingredients' uniform mean.
 // - Integer tensors must be identical in every ingredient (as in the uniform soup).
+import { join } from "node:path";
 import { Tensor, isFloatingDType } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { naturalCompare } from "../models/index.js";
@@ -564,4 +565,40 @@ export function writeMerge(
   s.differing.sort(naturalCompare);
   s.unbased.sort(naturalCompare);
   return s;
+}
+
+/** One soup of soupAll: its method, parameters, file and summary. */
+export interface SoupAllEntry {
+  spec: MergeSpec;
+  file: string;
+  summary: MergeSummary;
+}
+
+/** A file name for a spec's soup: "ties-d0.2", "task-arithmetic-l0.5", "wise-ft-a0.5", "model-stock". */
+export function soupFileName(spec: MergeSpec): string {
+  switch (spec.method) {
+    case "task-arithmetic":
+      return `${spec.method}-l${spec.lambda}`;
+    case "ties":
+      return `${spec.method}-d${spec.density}${spec.lambda === undefined ? "" : `-l${spec.lambda}`}`;
+    case "wise-ft":
+      return `${spec.method}-a${spec.alpha}`;
+    default:
+      return spec.method;
+  }
+}
+
+/**
+ * Every soup of `specs` from the same ingredients and base, written to `dir` (soupFileName +
+ * ".safetensors"), for a comparison such as the study's Table 3 (which evaluates each file, and
+ * the logit ensemble of the same members with evaluateEnsemble). Greedy is not here: it needs
+ * validation accuracy (greedySelect, then the uniform soup of its pick). Check the base first
+ * with checkDescent.
+ */
+export function soupAll(specs: readonly MergeSpec[], set: IngredientSet, base: RawTensorReader | null, dir: string, opts: { members?: readonly number[]; metadata?: Readonly<Record<string, string>> } = {}): SoupAllEntry[] {
+  specs.forEach(validateMergeSpec);
+  return specs.map((spec) => {
+    const file = join(dir, `${soupFileName(spec)}.safetensors`);
+    return { spec, file, summary: writeMerge(set, base, file, spec, opts) };
+  });
 }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { PftError } from "../../src/index.js";
-import { openIngredients, writeAverage, writeMerge, openBase, checkDescent, selectKth, modelStockRatio, tiesKeep, type MergeSpec } from "../../src/soups/index.js";
+import { openIngredients, writeAverage, writeMerge, soupAll, openBase, checkDescent, selectKth, modelStockRatio, tiesKeep, type MergeSpec } from "../../src/soups/index.js";
 import { tempDir } from "../helpers/reference.js";
 import { tinyWeights, perturbed, writeWeights, readBytes, readValues } from "./fixtures.js";
 
@@ -222,4 +222,31 @@ test("bad parameters are one-line argument errors", () => {
   bad({ method: "task-arithmetic", lambda: NaN }, /--lambda must be a finite number/);
   bad({ method: "wise-ft", alpha: -0.1 }, /--alpha must be in \[0, 1\]/);
   bad({ method: "nope" } as unknown as MergeSpec, /unknown soup method 'nope'/);
+});
+
+test("soupAll writes each method's soup of the same ingredients, as writeMerge would one by one", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const base = tinyWeights(7);
+    const b = writeWeights(join(dir, "base.safetensors"), base);
+    const paths = [0, 1].map((i) => writeWeights(join(dir, `i${i}.safetensors`), perturbed(base, 30 + i, (k) => k.includes(i === 0 ? "mlp" : "attn"))));
+    using set = openIngredients(paths);
+    using pre = openBase(b, set);
+    const specs: MergeSpec[] = [{ method: "uniform" }, { method: "changed-mean" }, { method: "ties", density: 0.2 }, { method: "model-stock" }];
+    const all = soupAll(specs, set, pre.reader, dir);
+    assert.deepEqual(all.map((e) => e.file.slice(dir.length + 1)), ["uniform.safetensors", "changed-mean.safetensors", "ties-d0.2.safetensors", "model-stock.safetensors"]);
+    for (const e of all) {
+      const one = join(dir, "one.safetensors");
+      writeMerge(set, pre.reader, one, e.spec);
+      const x = readBytes(one);
+      for (const [k, v] of readBytes(e.file)) assert.ok(v.equals(x.get(k)!), `${e.spec.method}: ${k}`);
+    }
+    // disjoint tuning: changed-mean keeps each ingredient's whole change, where uniform halves it
+    const cm = readValues(all[1].file);
+    const i0 = readValues(paths[0]);
+    const k = [...cm.keys()].find((n) => n.includes("mlp"))!;
+    assert.deepEqual(cm.get(k), i0.get(k));
+  } finally {
+    cleanup();
+  }
 });
