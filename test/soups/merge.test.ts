@@ -5,7 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { PftError } from "../../src/index.js";
+import { PftError, liveTensors } from "../../src/index.js";
+import { readSafetensors } from "../../src/nn/index.js";
 import { openIngredients, writeAverage, writeMerge, soupAll, openBase, checkDescent, selectKth, modelStockRatio, tiesKeep, type MergeSpec } from "../../src/soups/index.js";
 import { tempDir } from "../helpers/reference.js";
 import { tinyWeights, perturbed, writeWeights, readBytes, readValues } from "./fixtures.js";
@@ -246,6 +247,31 @@ test("soupAll writes each method's soup of the same ingredients, as writeMerge w
     const i0 = readValues(paths[0]);
     const k = [...cm.keys()].find((n) => n.includes("mlp"))!;
     assert.deepEqual(cm.get(k), i0.get(k));
+  } finally {
+    cleanup();
+  }
+});
+
+test("bf16 checkpoints merge to bf16 (float64 arithmetic, one rounding), holding no native tensor from one tensor to the next", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const base = w({ a: [1, 2, 3, 4], b: [0.5, 0.25] });
+    const ings = [w({ a: [1.5, 2, 3, 4.5], b: [0.5, 0.25] }), w({ a: [2, 2, 3, 4], b: [0.75, 0.25] }), w({ a: [1, 2, 3, 4], b: [0.5, 0.25] })];
+    const bp = writeWeights(join(dir, "base.safetensors"), base, undefined, "bfloat16");
+    const paths = ings.map((x, i) => writeWeights(join(dir, `i${i}.safetensors`), x, undefined, "bfloat16"));
+    using set = openIngredients(paths);
+    using pre = openBase(bp, set);
+    const before = liveTensors();
+    const seen: number[] = [];
+    writeMerge(set, pre.reader, join(dir, "cm.safetensors"), { method: "changed-mean" }, { observe: () => seen.push(liveTensors()) });
+    writeMerge(set, pre.reader, join(dir, "ms.safetensors"), { method: "model-stock" }, { observe: () => seen.push(liveTensors()) });
+    assert.equal(liveTensors(), before, "nothing left behind");
+    assert.ok(seen.every((n) => n <= before + 1), `at most the yielded tensor alive: ${seen.join(",")}`);
+    const { tensors } = readSafetensors(join(dir, "cm.safetensors"));
+    assert.equal(tensors.get("a")!.dtype, "bfloat16");
+    assert.deepEqual([...(tensors.get("a")!.to("float32").data() as Float32Array)], [1.75, 2, 3, 4.25]); // ingredients 0 and 1 changed a
+    assert.deepEqual([...(tensors.get("b")!.to("float32").data() as Float32Array)], [0.75, 0.25]); // only ingredient 1 changed b
+    tensors.forEach((t) => t.dispose());
   } finally {
     cleanup();
   }
