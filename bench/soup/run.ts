@@ -13,15 +13,18 @@
 // (b). Then the same for 5 "partial fine-tunes" (FAPFT top-k 1..5: only those units and the
 // head differ; the frozen rest is identical in all five and copied once): (c). The full set is
 // deleted before the partial set is written, so the disk holds ~2.1 GB at most.
+// Then, for each set, every soup method over deltas from the pretrained weights (the unperturbed
+// model, written as a sixth file): its time and the peak RSS of the process making it, in a fresh
+// child each, beside the uniform soup's: the memory bound is per tensor, whatever the method.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tensor, noGrad, scope, manualSeed, describeEngine, engineInfo } from "../../src/engine/index.js";
 import { writeSafetensors, openSafetensors } from "../../src/nn/index.js";
 import { createModel, catalogOf } from "../../src/models/index.js";
-import { openIngredients, writeAverage, RawTensorReader } from "../../src/soups/index.js";
+import { openIngredients, writeAverage, writeMerge, openBase, checkDescent, RawTensorReader, type MergeSpec } from "../../src/soups/index.js";
 
 export interface SoupBenchOptions {
   rounds: number;
@@ -29,6 +32,23 @@ export interface SoupBenchOptions {
   count?: number;
   out?: string;
   log?: (line: string) => void;
+}
+
+/** The methods measured, with the parameters of a typical use. */
+const METHODS: MergeSpec[] = [
+  { method: "uniform" },
+  { method: "changed-mean" },
+  { method: "task-arithmetic", lambda: 0.2 },
+  { method: "ties", density: 0.2 },
+  { method: "wise-ft", alpha: 0.5 },
+  { method: "model-stock" },
+];
+
+interface MethodMeasured {
+  method: string;
+  /** Check of the base (checkDescent) plus the merge, written. */
+  seconds: number;
+  peakRssMB: number;
 }
 
 interface Measured {
@@ -41,6 +61,7 @@ interface Measured {
   readPeakRssMB: number;
   averagedTensors: number;
   sharedTensors: number;
+  methods: MethodMeasured[];
 }
 
 export interface SoupBenchResult {
@@ -67,6 +88,7 @@ function generate(dir: string, count: number, kind: "full" | "partial"): string[
   const paths: string[] = [];
   try {
     const base = new Map(model.namedParameters().map(({ name, param }) => [name, param.value.detach().clone().keep()]));
+    writeSafetensors(join(dir, "base.safetensors"), model.stateDict(), { model: MODEL });
     const units = catalogOf(model).units;
     for (let k = 0; k < count; k++) {
       manualSeed(100 + k);
@@ -118,6 +140,14 @@ function child(job: string, out: string, paths: string[]): ChildReport {
     using set = openIngredients(job === "copy" ? paths.slice(0, 1) : paths);
     const s = writeAverage(set, out);
     extra = { differing: s.differing.length, shared: s.shared };
+  } else if (job.startsWith("merge:")) {
+    const spec = JSON.parse(job.slice("merge:".length)) as MergeSpec;
+    const [base, ...ings] = paths;
+    using set = openIngredients(ings);
+    using pre = openBase(base, set);
+    checkDescent(set, pre);
+    const s = writeMerge(set, pre.reader, out, spec);
+    extra = { differing: s.differing.length, shared: s.shared };
   } else throw new Error(`unknown job ${job}`);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { seconds, vmhwmKB: vmhwmKB(), ...extra };
@@ -146,6 +176,12 @@ function measure(paths: string[], out: string, rounds: number, log: (l: string) 
   const best = (rs: ChildReport[]) => rs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const a = best(reads);
   const b = best(soups);
+  const base = join(dirname(paths[0]), "base.safetensors");
+  const methods = METHODS.map((spec) => {
+    const r = runChild(`merge:${JSON.stringify(spec)}`, out, [base, ...paths]);
+    log(`  ${spec.method}: ${r.seconds.toFixed(3)} s (base check + merge + write), peak RSS ${(r.vmhwmKB / 1024).toFixed(0)} MB`);
+    return { method: spec.method, seconds: r.seconds, peakRssMB: r.vmhwmKB / 1024 };
+  });
   return {
     readSeconds: a.seconds,
     rawReadSeconds: best(raws).seconds,
@@ -156,6 +192,7 @@ function measure(paths: string[], out: string, rounds: number, log: (l: string) 
     readPeakRssMB: Math.max(...reads.map((r) => r.vmhwmKB)) / 1024,
     averagedTensors: b.differing ?? 0,
     sharedTensors: b.shared ?? 0,
+    methods,
   };
 }
 
@@ -173,6 +210,8 @@ export function runSoupBench(o: SoupBenchOptions): SoupBenchResult {
       log(`  copying one file (read 1, write 1): ${m.copySeconds.toFixed(3)} s`);
       log(`  ratio soup / read:                 ${m.ratio.toFixed(2)}`);
       log(`  peak RSS of the soup (VmHWM):      ${m.soupPeakRssMB.toFixed(0)} MB (reading only: ${m.readPeakRssMB.toFixed(0)} MB)`);
+      log(`  each method over deltas from the base (check + merge + write; peak RSS; vs the ${count} ingredients' ${(bytes / 1e6).toFixed(0)} MB):`);
+      for (const x of m.methods) log(`    ${x.method.padEnd(16)} ${x.seconds.toFixed(3).padStart(8)} s  ${x.peakRssMB.toFixed(0).padStart(6)} MB  (${((100 * x.peakRssMB * 1e6 * 1.048576) / bytes).toFixed(0)}% of the ingredients)`);
     };
 
     log(`generating ${count} full fine-tunes of ${MODEL} in ${dir} ...`);

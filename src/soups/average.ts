@@ -100,7 +100,7 @@ export function* averageTensors(readers: readonly RawTensorReader[], names: read
   }
 }
 
-function soupTensor(name: string, entry: SafetensorsEntry, shared: boolean, bytes: Uint8Array): { value: SoupTensor; release: () => void } {
+export function soupTensor(name: string, entry: SafetensorsEntry, shared: boolean, bytes: Uint8Array): { value: SoupTensor; release: () => void } {
   let own: Tensor | null = null; // made on demand, freed when the generator moves on
   return {
     value: { name, entry, shared, bytes: () => bytes, tensor: () => (own ??= Tensor.fromBytes(bytes, entry.shape, entry.dtype)) },

@@ -13,6 +13,8 @@ export interface RunRecord {
   model?: string;
   dataset?: string;
   strategy?: string;
+  /** The weights it was fine-tuned from (`--from`, as given then). */
+  from?: string | null;
   seed?: number;
   /** Seed of the validation split and few-shot subset (runs since it was separated from `seed`). */
   splitSeed?: number;

@@ -16,11 +16,42 @@ import { loadDataset } from "../data/index.js";
 import { createModel } from "../models/index.js";
 import { buildLoaders, evaluate, trainConfig, writeJsonAtomic, type EvalResult } from "../train/index.js";
 import { loadAverage, writeAverage, type SoupObserver } from "./average.js";
+import { checkDescent, openBase, type DescentEvidence, type SoupBase } from "./base.js";
+import { evaluateEnsemble } from "./ensemble.js";
+import { MERGE_METHODS, needsBase, validateMergeSpec, writeMerge, type MergeMethod, type MergeSpec, type MergeSummary } from "./merge.js";
 import { greedySelect, type GreedyResult } from "./greedy.js";
 import { openIngredients, type Ingredient, type IngredientSet } from "./ingredients.js";
 import { soupParams } from "./params.js";
 
-export type SoupMethod = "uniform" | "greedy";
+/** uniform and greedy average (average.ts); the others merge deltas from the base (merge.ts). */
+export type SoupMethod = "greedy" | MergeMethod;
+
+export const SOUP_METHODS: readonly SoupMethod[] = ["uniform", "greedy", ...MERGE_METHODS.filter((m) => m !== "uniform")];
+
+/** The merge a soup method names, with its parameters checked (greedy: the uniform average of its pick). */
+export function soupSpec(method: SoupMethod, p: { lambda?: number; density?: number; alpha?: number } = {}): MergeSpec {
+  const need = (flag: "lambda" | "density" | "alpha"): number => {
+    const v = p[flag];
+    if (v === undefined) throw new PftError("argument", `the ${method} soup needs --${flag}`);
+    return v;
+  };
+  switch (method) {
+    case "greedy":
+    case "uniform":
+      return { method: "uniform" };
+    case "changed-mean":
+    case "model-stock":
+      return { method };
+    case "task-arithmetic":
+      return validateMergeSpec({ method, lambda: need("lambda") });
+    case "ties":
+      return validateMergeSpec({ method, density: need("density"), lambda: p.lambda });
+    case "wise-ft":
+      return validateMergeSpec({ method, alpha: need("alpha") });
+    default:
+      throw new PftError("argument", `unknown soup method '${String(method)}' (${SOUP_METHODS.join(", ")})`);
+  }
+}
 
 /** The seeded validation split of the training data that the ingredients are judged on. */
 export interface ValSplit {
@@ -38,6 +69,12 @@ export type SoupEvaluator = (members: readonly number[], split: "val" | "test") 
 
 export interface SoupOptions {
   method: SoupMethod;
+  /** The methods' parameters: task-arithmetic's lambda (ties: optional, default 1), ties' density, wise-ft's alpha. */
+  lambda?: number;
+  density?: number;
+  alpha?: number;
+  /** The pretrained weights (file or run directory); default: the `from` every run recorded. Needed by all but uniform and greedy. */
+  base?: string;
   /** Weights files or pft run directories. */
   checkpoints: readonly string[];
   /** The soup's weights (safetensors); the report goes next to it (soupReportPath). */
@@ -57,6 +94,9 @@ export interface SoupOptions {
   precision?: "bf16" | "fp32";
   /** Replaces the model evaluation (tests, or another harness); the split is then only recorded if resolvable. */
   evaluator?: SoupEvaluator;
+  /** With `evaluator`: accuracy of a written soup file, and of the logit ensemble of members (else not reported). */
+  fileEvaluator?: (file: string, split: "val" | "test") => EvalResult;
+  ensembleEvaluator?: SoupEvaluator;
   observe?: SoupObserver;
   log?: (line: string) => void;
 }
@@ -83,6 +123,14 @@ export interface SoupReport {
   /** The greedy pass: ingredients by validation accuracy, then each candidate soup's accuracy. */
   greedy: { order: string[]; steps: { path: string; valAcc: number; kept: boolean }[] } | null;
   soup: { members: string[]; val: EvalResult | null; test: EvalResult | null };
+  /** The merge and its parameters. */
+  spec: MergeSpec;
+  /** The pretrained weights the deltas are from, and how each member was found to descend from them. */
+  base: { path: string; file: string; recorded: boolean; evidence: DescentEvidence[] } | null;
+  /** The logit ensemble of the same members: the reference every soup is compared with. */
+  ensemble: { val: EvalResult | null; test: EvalResult | null } | null;
+  /** Tensors the base lacks or shapes differently (their uniform mean), and model-stock's ratio per tensor. */
+  merge: { unbased: string[]; ratios: Record<string, number> } | null;
   params: {
     /** Table 3's count: the sum of the members' trained parameters (null when some run is unknown). */
     trained: number | null;
@@ -104,14 +152,20 @@ export function soupReportPath(out: string): string {
 
 export function makeSoup(o: SoupOptions): SoupReport {
   const log = o.log ?? (() => {});
-  if (o.method !== "uniform" && o.method !== "greedy") throw new PftError("argument", `unknown soup method '${String(o.method)}' (uniform or greedy)`);
+  const spec = soupSpec(o.method, o);
   const doEval = o.evaluate ?? true;
   if (!doEval && o.method === "greedy") throw new PftError("argument", "a greedy soup chooses its ingredients by validation accuracy: it cannot skip evaluation");
   using set = openIngredients(o.checkpoints);
+  // the base is checked before any evaluation, which can take long
+  const base: SoupBase | null = needsBase(spec.method) || o.base !== undefined ? openBase(o.base, set) : null;
+  using _closeBase = { [Symbol.dispose]: () => base?.close() };
+  const descent = base ? checkDescent(set, base) : null;
   mkdirSync(dirname(resolve(o.out)), { recursive: true }); // before any evaluation, which can take long
 
   let split: ValSplit | null = null;
   let evaluator: SoupEvaluator | null = null;
+  let fileEvaluator = o.fileEvaluator ?? null;
+  let ensembleEvaluator = o.ensembleEvaluator ?? null;
   let dispose = () => {};
   if (doEval) {
     if (o.evaluator) {
@@ -122,6 +176,8 @@ export function makeSoup(o: SoupOptions): SoupReport {
       if (!split.heldOutFromAll) log(`note: the ingredients did not all hold out this validation split (${describeSplit(split)}); some of its images were training images`);
       const m = modelEvaluator(set, split, o);
       evaluator = m.evaluate;
+      fileEvaluator = m.evaluateFile;
+      ensembleEvaluator = m.evaluateEnsemble;
       dispose = m.dispose;
     }
   }
@@ -148,11 +204,15 @@ export function makeSoup(o: SoupOptions): SoupReport {
       members = greedy.kept;
     }
 
-    const metadata = soupMetadata(set, members, o.method);
-    const summary = writeAverage(set, o.out, { members, metadata, observe: o.observe });
-    const soupVal = evaluator ? evalOf(members, "val") : null;
-    const soupTest = evaluator ? evalOf(members, "test") : null;
+    const metadata = soupMetadata(set, members, o.method, spec);
+    const averaged = spec.method === "uniform";
+    const summary = averaged ? writeAverage(set, o.out, { members, metadata, observe: o.observe }) : writeMerge(set, base!.reader, o.out, spec, { members, metadata, observe: o.observe });
+    const soupEval = (which: "val" | "test") => (averaged ? (evaluator ? evalOf(members, which) : null) : fileEvaluator ? fileEvaluator(o.out, which) : null);
+    const soupVal = soupEval("val");
+    const soupTest = soupEval("test");
     if (soupVal && soupTest) log(`soup of ${members.length}: validation ${pct(soupVal.acc)}, test ${pct(soupTest.acc)}`);
+    const ensemble = ensembleEvaluator ? { val: members.length > 1 ? ensembleEvaluator(members, "val") : evalOf(members, "val"), test: members.length > 1 ? ensembleEvaluator(members, "test") : evalOf(members, "test") } : null;
+    if (ensemble?.val && ensemble.test) log(`logit ensemble of the same ${members.length}: validation ${pct(ensemble.val.acc)}, test ${pct(ensemble.test.acc)}`);
 
     const trained = members.map((i) => set.items[i].run?.trainableParams ?? null);
     const known = trained.every((t): t is number => typeof t === "number");
@@ -179,6 +239,10 @@ export function makeSoup(o: SoupOptions): SoupReport {
         steps: greedy.steps.map((s) => ({ path: set.items[s.ingredient].path, valAcc: s.acc, kept: s.kept })),
       },
       soup: { members: members.map((i) => set.items[i].path), val: soupVal, test: soupTest },
+      spec,
+      base: base && { path: base.path, file: base.file, recorded: base.recorded, evidence: descent!.evidence },
+      ensemble,
+      merge: averaged ? null : { unbased: (summary as MergeSummary).unbased, ratios: (summary as MergeSummary).ratios },
       params: {
         trained: params?.total ?? null,
         millions: params?.millions ?? null,
@@ -256,7 +320,7 @@ const describeSplit = (s: ValSplit): string => `${s.data}, val ${s.val}, seed ${
 // ---------------------------------------------------------------------------------------------- evaluation
 
 /** Evaluates soups by loading each average into one model (streamed) and running the split through it. */
-function modelEvaluator(set: IngredientSet, split: ValSplit, o: SoupOptions): { evaluate: SoupEvaluator; dispose: () => void } {
+function modelEvaluator(set: IngredientSet, split: ValSplit, o: SoupOptions): { evaluate: SoupEvaluator; evaluateFile: (file: string, split: "val" | "test") => EvalResult; evaluateEnsemble: SoupEvaluator; dispose: () => void } {
   const name = o.model ?? set.model;
   if (!name) throw new PftError("config", `${set.items[0].file} does not record its model: pass --model`);
   const peft = set.items.find((it) => it.reader.metadata.method);
@@ -278,13 +342,23 @@ function modelEvaluator(set: IngredientSet, split: ValSplit, o: SoupOptions): { 
       }
       return evaluate(model, which === "val" ? loaders.val! : loaders.test, precision === "bf16");
     },
+    evaluateFile(file, which) {
+      loaded = "";
+      using one = openIngredients([file]);
+      loadAverage(model, one);
+      return evaluate(model, which === "val" ? loaders.val! : loaders.test, precision === "bf16");
+    },
+    evaluateEnsemble(members, which) {
+      loaded = "";
+      return evaluateEnsemble(model, members, (i) => loadAverage(model, set, { members: [i] }), which === "val" ? loaders.val! : loaders.test, precision === "bf16");
+    },
     dispose: () => model.dispose(),
   };
 }
 
 // ---------------------------------------------------------------------------------------------- output
 
-function soupMetadata(set: IngredientSet, members: readonly number[], method: SoupMethod): Record<string, string> {
+function soupMetadata(set: IngredientSet, members: readonly number[], method: SoupMethod, spec?: MergeSpec): Record<string, string> {
   const md: Record<string, string> = { ...set.items[members[0]].reader.metadata };
   md.format ??= "pt";
   md.producer = "pft";
@@ -292,6 +366,7 @@ function soupMetadata(set: IngredientSet, members: readonly number[], method: So
   md.strategy = `soup:${method}`;
   md.soup = method;
   md.soup_ingredients = JSON.stringify(members.map((i) => set.items[i].path));
+  if (spec && spec.method !== "uniform") md.soup_spec = JSON.stringify(spec);
   return md;
 }
 

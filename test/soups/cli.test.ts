@@ -82,7 +82,7 @@ test("pft soup --uniform --no-eval prints a summary; usage errors are one line a
       assert.equal(f.stderr.trimEnd().split("\n").length, 1, f.stderr);
       assert.match(f.stderr, re);
     };
-    fails(["soup", a, b, "--out", join(dir, "x.safetensors")], 2, /exactly one of --uniform or --greedy/);
+    fails(["soup", a, b, "--out", join(dir, "x.safetensors")], 2, /exactly one of --uniform, --greedy or --method/);
     fails(["soup", "--uniform", a, "--out", join(dir, "x.safetensors")], 2, /at least two checkpoints/);
     fails(["soup", "--greedy", a, b, "--out", join(dir, "x.safetensors"), "--no-eval"], 2, /cannot skip evaluation/);
     fails(["soup", "--uniform", a, join(dir, "nope"), "--out", join(dir, "x.safetensors")], 1, /nope: no such file or directory/);
