@@ -39,3 +39,4 @@ export {
   type RandomResizedCropOptions,
 } from "./transforms.js";
 export { Rng, deriveSeed } from "./rng.js";
+export { randAugment, randomErasing, parseRandAugment, randAugmentImage, randAugmentOps, erasingBox, affine, colourOps, geometricOps, type Image, type RandAugmentConfig, type RandomErasingOptions } from "./augment.js";

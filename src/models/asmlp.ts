@@ -386,3 +386,9 @@ asmlp("asmlp_nano_patch2_32", "AS-MLP for 32x32 RGB: 4 stages at 16..2 px, dims 
 asmlp("asmlp_micro_patch2_28", "AS-MLP for 28x28 grayscale: 2 stages at 14 and 7 px, dims 48, 96, shift 5, 4 groups (0.53M params)", {
   imageSize: 28, patchSize: 2, inChans: 1, embedDim: 48, depths: [2, 4], shiftSize: 5, numClasses: 10,
 });
+// Four stages for 28x28 grayscale data: as for Swin, 28 allows only two patch mergings, so this one
+// takes 32x32 grayscale (the pipeline resizes 28 -> 32): maps 16, 8, 4, 2 with shift 3 (as the
+// nano's), and a 4-block deep stage, so its AS and MLP groups have several units each.
+asmlp("asmlp_micro4_patch2_32_gray", "AS-MLP for 32x32 grayscale (28x28 data resized): 4 stages [2,2,4,2] at 16..2 px, dims 16..128, shift 3, 8 groups", {
+  imageSize: 32, patchSize: 2, inChans: 1, embedDim: 16, depths: [2, 2, 4, 2], shiftSize: 3, numClasses: 10,
+});

@@ -481,3 +481,11 @@ swin("swin_micro_patch2_window4_32", "Swin for 32x32 RGB (CIFAR-like), 4 stages 
 swin("swin_micro_patch2_window7_28", "Swin for 28x28 grayscale (MNIST-like), 2 stages [2,4]", {
   imageSize: 28, patchSize: 2, inChans: 1, embedDim: 48, depths: [2, 4], numHeads: [3, 6], windowSize: 7, numClasses: 10,
 });
+// 28x28 grayscale has no four-stage Swin without padding (28 = 4 * 7: the third stage would merge
+// an odd 7x7 map), so the four-stage micro takes 32x32 grayscale and the pipeline resizes 28 -> 32
+// (src/train/pipeline.ts). Patch 2 -> 16, 8, 4, 2: windows of 4 shift in stages 0-1 and cover the
+// map in stages 2-3; the deep stage has 4 blocks, so its attention and FFN groups have several
+// units each, as Swin-B's 18 (Table 7's structure).
+swin("swin_micro4_patch2_window4_32_gray", "Swin for 32x32 grayscale (28x28 data resized), 4 stages [2,2,4,2], dims 16..128", {
+  imageSize: 32, patchSize: 2, inChans: 1, embedDim: 16, depths: [2, 2, 4, 2], numHeads: [2, 4, 8, 8], windowSize: 4, numClasses: 10,
+});

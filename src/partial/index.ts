@@ -3,7 +3,7 @@
 export { STRATEGIES, parseStrategy, strategyInfo, letterOf, blocksOf, unitsForStrategy, type StrategyName, type StrategyId, type StrategyInfo } from "./strategies.js";
 export { policyFor, type PartialPolicy, type Difficulty } from "./policy.js";
 export { openWeights, resolveWeightsFile, type WeightSource } from "./weights.js";
-export { AngleAccumulator, NormalizedPass, streamAngle, vectorAngle, toDegrees, matchCheckpoints, anglesOf, computeAngles, angleMap, type UnitAngle, type AngleReport, type Vector } from "./angles.js";
+export { AngleAccumulator, NormalizedPass, streamAngle, vectorAngle, toDegrees, matchCheckpoints, anglesOf, computeAngles, angleMap, parseAngleParams, isWeightMatrix, ANGLE_PARAMS, type AngleParams, type UnitAngle, type AngleReport, type Vector } from "./angles.js";
 export { SELECTORS, weightChangeOf, relativeGradientScores, randomScores, type SelectorKey } from "./selectors.js";
 export { rankByGroup, kendallTau, angleTau, type GroupRanking, type RankedUnit } from "./ranking.js";
 export { DIRECTION_FOR, parseDifficulty, parseTopk, validateTopk, resolveTopk, selectFapft, unitSize, fapftUnitParams, type Direction } from "./fapft.js";

@@ -7,5 +7,6 @@ export { StandIn, adopt, replaceModule, findModules } from "./surgery.js";
 export { applyLinear } from "./linear.js";
 export { Adapter, AdaptedMlp, ADAPTER_DEFAULTS, adapterWidth, applyAdapter, adapterShapes } from "./adapter.js";
 export { PromptedVit, VPT_DEFAULTS, applyVpt, vptShapes } from "./vpt.js";
+export { PromptedSwin, StagePrompts, promptedSwinBlock, promptedWindowAttention } from "./vpt-swin.js";
 export { SsfScaled, SSF_SITES, applySsf, ssfShapes } from "./ssf.js";
 export { LoraLinear, LORA_DEFAULTS, LORA_TARGETS, applyLora, loraShapes, parseLoraTargets } from "./lora.js";

@@ -20,7 +20,7 @@ export interface MethodInfo {
 export const METHODS: readonly MethodInfo[] = [
   { name: "linear", description: "linear probing: the classifier only (alias of the strategy `linear`)", mergeable: true },
   { name: "adapter", description: "Adapter (Houlsby et al.): a bottleneck after every block's FFN", mergeable: false },
-  { name: "vpt", description: "VPT-Deep (Jia et al.): learnable prompt tokens at every layer's input (ViT only)", mergeable: false },
+  { name: "vpt", description: "VPT-Deep (Jia et al.): learnable prompt tokens at every layer's input (ViT; Swin inside every window)", mergeable: false },
   { name: "ssf", description: "SSF (Lian et al.): per-channel scale and shift after every linear layer and norm", mergeable: true },
   { name: "lora", description: "LoRA (Hu et al.): low-rank updates of qkv/proj/fc1/fc2", mergeable: true },
 ];

@@ -12,13 +12,15 @@
 // adopts the ViT's modules (same objects, same keys, so pretrained checkpoints load as they are),
 // adds one parameter `prompt_embeddings` [depth, P, D] (official code: `prompt_embeddings` for
 // layer 0 and `deep_prompt_embeddings` for the rest, here one tensor), and overrides
-// forwardFeatures and segments. ViT only; other families are PftError("config").
+// forwardFeatures and segments. Swin has its own wrapper (vpt-swin.ts, the official Swin variant);
+// ConvNeXt and AS-MLP have no tokens to prompt (Table 1 has no entry either): PftError("config").
 import { Tensor, cat, scope } from "../engine/index.js";
 import { PftError } from "../errors.js";
-import { VisionModel, VisionTransformer, detectArch, type Segment, type UnitRules } from "../models/index.js";
+import { SwinTransformer, VisionModel, VisionTransformer, detectArch, type Segment, type UnitRules } from "../models/index.js";
 import { Module, Parameter, uniform_, type StateDict } from "../nn/index.js";
 import { checkPlain, freezeAllBut, type Peft, type VptOptions } from "./peft.js";
 import { adopt } from "./surgery.js";
+import { PromptedSwin, swinPromptShapes } from "./vpt-swin.js";
 
 export const VPT_DEFAULTS: VptOptions = { prompts: 50 };
 
@@ -144,15 +146,16 @@ export function applyVpt(model: VisionModel, opts: Partial<VptOptions> = {}): Pe
   const o = { ...VPT_DEFAULTS, ...opts };
   checkVptOptions(o);
   checkPlain(model, "vpt");
-  if (!(model instanceof VisionTransformer)) throw new PftError("config", `vpt: VPT-Deep is implemented for ViT only, not ${model.arch}`);
-  const wrapped = new PromptedVit(model, o.prompts);
-  const trainable = ["prompt_embeddings", ...model.classifierKeys()];
+  const wrapped = model instanceof VisionTransformer ? new PromptedVit(model, o.prompts) : model instanceof SwinTransformer ? new PromptedSwin(model, o.prompts) : null;
+  if (!wrapped) throw new PftError("config", `vpt: VPT-Deep is implemented for ViT and Swin only, not ${model.arch}`);
+  const added = wrapped.namedParameters().map((n) => n.name).filter((n) => n === "prompt_embeddings" || n.startsWith("prompt_embeddings."));
+  const trainable = [...added, ...model.classifierKeys()];
   freezeAllBut(wrapped, trainable);
   let live = true;
   return {
     spec: { method: "vpt", ...o },
     model: wrapped,
-    added: ["prompt_embeddings"],
+    added,
     trainable: wrapped.namedParameters().map((n) => n.name).filter((n) => trainable.includes(n)),
     mergeable: false,
     merge() {
@@ -161,7 +164,7 @@ export function applyVpt(model: VisionModel, opts: Partial<VptOptions> = {}): Pe
     remove() {
       if (!live) throw new PftError("argument", "vpt was already removed");
       live = false;
-      wrapped.prompt_embeddings.dispose();
+      for (const n of added) wrapped.getParameter(n).dispose();
       return model;
     },
   };
@@ -173,7 +176,8 @@ export function vptShapes(shapes: ReadonlyMap<string, readonly number[]>, opts: 
   checkVptOptions(o);
   const keys = [...shapes.keys()];
   const arch = detectArch(keys).arch;
-  if (arch !== "vit") throw new PftError("config", `vpt: VPT-Deep is implemented for ViT only, not ${arch}`);
+  if (arch === "swin") return swinPromptShapes(shapes, o.prompts);
+  if (arch !== "vit") throw new PftError("config", `vpt: VPT-Deep is implemented for ViT and Swin only, not ${arch}`);
   const depth = new Set(keys.map((k) => /^blocks\.(\d+)\./.exec(k)?.[1]).filter((b) => b !== undefined)).size;
   const dim = shapes.get("pos_embed")![2];
   return new Map([["prompt_embeddings", [depth, o.prompts, dim]]]);

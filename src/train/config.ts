@@ -3,6 +3,7 @@
 // A run is `epochs` long, or exactly `steps` optimizer steps (HF Trainer's max_steps).
 import { PftError } from "../errors.js";
 import type { WarmupCosineSchedule } from "../optim/index.js";
+import { parseRandAugment } from "../data/augment.js";
 
 export interface TrainConfig {
   /** Passes over the training data; ignored when `steps` is set. */
@@ -33,6 +34,10 @@ export interface TrainConfig {
   seed: number;
   /** Decay of an exponential moving average of the weights, evaluated instead of the raw weights; 0 disables. */
   ema: number;
+  /** RandAugment as timm's config string (e.g. "rand-m9-mstd0.5-inc1", src/data/augment.ts); null/absent: none. */
+  autoAugment?: string | null;
+  /** Random-erasing probability (timm's re_prob, mode 'pixel'); 0/absent: none. */
+  reprob?: number;
 }
 
 export const TRAIN_DEFAULTS: TrainConfig = {
@@ -69,7 +74,10 @@ const RANGES: Record<keyof TrainConfig, (v: unknown) => boolean> = {
   precision: (v) => v === "bf16" || v === "fp32",
   seed: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
   ema: (v) => typeof v === "number" && v >= 0 && v < 1,
+  autoAugment: (v) => typeof v === "string" && (parseRandAugment(v), true), // a bad string gets the parser's own message
+  reprob: (v) => typeof v === "number" && v >= 0 && v <= 1,
 };
+
 
 /** Defaults overridden by `overrides`; throws PftError("config") on unknown keys or bad values. */
 export function trainConfig(overrides: Record<string, unknown> = {}): TrainConfig {
@@ -77,7 +85,7 @@ export function trainConfig(overrides: Record<string, unknown> = {}): TrainConfi
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) continue;
     // null unsets the optional lengths; leaving the key out keeps older runs' fingerprints (resume) unchanged.
-    if (v === null && (k === "steps" || k === "warmupSteps")) continue;
+    if (v === null && (k === "steps" || k === "warmupSteps" || k === "autoAugment")) continue;
     if (!(k in RANGES)) throw new PftError("config", `unknown training option '${k}'`);
     if (!RANGES[k as keyof TrainConfig](v)) throw new PftError("config", `invalid value for training option '${k}': ${JSON.stringify(v)}`);
     cfg[k] = v;

@@ -2,7 +2,7 @@
 // Images arrive in [0, 1]; they get the model's channel count and size, light augmentation for
 // training (a padded random crop, as for CIFAR, scaled to small images), normalisation to
 // [-1, 1] (timm's inception mean/std, what the augreg ViTs use), and mixup/cutmix when asked.
-import { DataLoader, INCEPTION_MEAN, INCEPTION_STD, mixup, normalize, padCrop, resize, toChannels, type BatchTransform, type DatasetSplits, type ImageDataset } from "../data/index.js";
+import { DataLoader, INCEPTION_MEAN, INCEPTION_STD, mixup, normalize, padCrop, randAugment, randomErasing, resize, toChannels, type BatchTransform, type DatasetSplits, type ImageDataset } from "../data/index.js";
 import type { VisionModel } from "../models/index.js";
 import type { TrainConfig } from "./config.js";
 
@@ -30,7 +30,12 @@ function finishTransforms(ds: ImageDataset, model: VisionModel): BatchTransform[
 /** The training pipeline's transforms (also used by tests to check shapes). */
 export function trainTransforms(ds: ImageDataset, model: VisionModel, cfg: TrainConfig, augment = true): BatchTransform[] {
   const pad = Math.max(1, Math.round(ds.height / 8));
-  const t = [...inputTransforms(ds, model), ...(augment ? [padCrop(pad)] : []), ...finishTransforms(ds, model)];
+  // RandAugment works on [0, 1] images at the model's size, random erasing on normalised ones (as timm).
+  const finish = finishTransforms(ds, model);
+  const norm = finish.pop()!;
+  const aa = augment && cfg.autoAugment ? [randAugment(cfg.autoAugment)] : [];
+  const erase = augment && cfg.reprob ? [randomErasing({ p: cfg.reprob })] : [];
+  const t = [...inputTransforms(ds, model), ...(augment ? [padCrop(pad)] : []), ...finish, ...aa, norm, ...erase];
   if (cfg.mixup > 0 || cfg.cutmix > 0) {
     t.push(mixup({ mixupAlpha: cfg.mixup, cutmixAlpha: cfg.cutmix, labelSmoothing: cfg.labelSmoothing }));
   }

@@ -115,6 +115,28 @@ test("the registered small AS-MLPs build and run at their input sizes", () => {
   assert.throws(() => new AsMlp({ imageSize: 28, patchSize: 2, depths: [2, 2, 2] }), (e: unknown) => e instanceof PftError && e.code === "config");
 });
 
+test("the four-stage grayscale micro AS-MLP: 32x32x1 in, maps 16/8/4/2, a 4-block deep stage (Table 7's structure)", () => {
+  const m = createModel("asmlp_micro4_patch2_32_gray");
+  assert.equal(m.countParameters(), 676_442);
+  assert.deepEqual([m.inChans, m.imageSize, m.numClasses], [1, 32, 10]);
+  const cat = catalogOf(m);
+  assert.equal(cat.arch, "asmlp");
+  assert.deepEqual(cat.depths, [2, 2, 4, 2]);
+  assert.deepEqual(cat.groups.map((g) => [g.id, g.units.length]), [
+    ["stage0.as", 2], ["stage0.mlp", 2], ["stage1.as", 2], ["stage1.mlp", 2],
+    ["stage2.as", 4], ["stage2.mlp", 4], ["stage3.as", 2], ["stage3.mlp", 2],
+  ]);
+  for (const g of cat.groups) assert.equal(new Set(g.units.map((u) => u.numel)).size, 1, `${g.id} is homogeneous`);
+  // Width 16 · 2^s per stage: the deep stage's AS unit is 4 · 64² + 10 · 64 parameters.
+  assert.equal(cat.units.find((u) => u.name === "layers.2.blocks.3.as")!.numel, 4 * 64 * 64 + 10 * 64);
+  const feats = noGrad(() => m.eval().forwardFeatures(Tensor.randn([2, 1, 32, 32])));
+  assert.deepEqual(feats.shape.slice(1), [128, 2, 2], "the last stage is a 2x2 map of width 128");
+  const out = noGrad(() => m.forward(Tensor.randn([2, 1, 32, 32])));
+  assert.deepEqual(out.shape, [2, 10]);
+  assert.ok(out.toArray().every(Number.isFinite));
+  m.dispose();
+});
+
 test("the AS-MLP catalog is derivable from a checkpoint's names and shapes alone", () => {
   const model = new AsMlp(small);
   const { dir, cleanup } = tempDir();

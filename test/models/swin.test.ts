@@ -130,6 +130,25 @@ test("the registered small configs build and run", () => {
   }
 });
 
+test("the four-stage grayscale micro Swin: 32x32x1 in, maps 16/8/4/2, shifted windows in stages 0-1, Table 7's group structure", () => {
+  const m = createModel("swin_micro4_patch2_window4_32_gray") as SwinTransformer;
+  assert.equal(m.countParameters(), 676_310);
+  assert.deepEqual([m.inChans, m.imageSize, m.numClasses], [1, 32, 10]);
+  assert.deepEqual([...m.layers].map((s) => s.blocks.at(0).resolution), [16, 8, 4, 2]);
+  assert.deepEqual([...m.layers].map((s) => s.blocks.at(1).shiftSize > 0), [true, true, false, false]);
+  const cat = catalogOf(m);
+  assert.deepEqual(cat.depths, [2, 2, 4, 2]);
+  assert.deepEqual(cat.groups.map((g) => [g.id, g.units.length]), [
+    ["stage0.attn", 2], ["stage0.ffn", 2], ["stage1.attn", 2], ["stage1.ffn", 2],
+    ["stage2.attn", 4], ["stage2.ffn", 4], ["stage3.attn", 2], ["stage3.ffn", 2],
+  ]);
+  for (const g of cat.groups) assert.equal(new Set(g.units.map((u) => u.numel)).size, 1, `${g.id} is homogeneous`);
+  const out = noGrad(() => m.eval().forward(Tensor.randn([2, 1, 32, 32])));
+  assert.deepEqual(out.shape, [2, 10]);
+  assert.ok(out.toArray().every(Number.isFinite));
+  m.dispose();
+});
+
 test("the catalog is derivable from a checkpoint's names and shapes alone, and the architecture detected", () => {
   const model = new SwinTransformer(small);
   const { dir, cleanup } = tempDir();

@@ -45,8 +45,8 @@ test("pft angles --json and the default table on a synthetic pair", () => {
     const pair = writePair(dir, new VisionTransformer(tiny), (_u, i) => [0.001, 0.01, 0.1, 1, 5, 10, 45, 90][i]);
     const r = pft("angles", pair.pre, pair.ft, "--json");
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { units: { name: string; kind: string; stage: number; index: number; params: number; angle: number }[] };
-    assert.deepEqual(Object.keys(out), ["units"]);
+    const out = JSON.parse(r.stdout) as { angleParams: string; units: { name: string; kind: string; stage: number; index: number; params: number; angle: number }[] };
+    assert.deepEqual(Object.keys(out), ["angleParams", "units"]);
     assert.equal(out.units.length, 8);
     assert.deepEqual(Object.keys(out.units[0]), ["name", "kind", "stage", "index", "params", "angle"]);
     assert.deepEqual(out.units.slice(0, 2).map(({ name, kind, stage, index }) => ({ name, kind, stage, index })), [

@@ -44,7 +44,7 @@ test("Table 1, ViT-B/16: Linear, Adapter, VPT-Deep and SSF trainable parameters 
   assert.deepEqual([307_444, 999_544, 537_700, 1_229_800, 282_724, 974_824].map((n) => (n / 1e6).toFixed(2)), ["0.31", "1.00", "0.54", "1.23", "0.28", "0.97"]);
 });
 
-test("the same placements give Table 1's Adapter counts for Swin-B, ConvNeXt-B and AS-MLP-B, and SSF's for Swin-B", () => {
+test("the same placements give Table 1's Adapter counts for Swin-B, ConvNeXt-B and AS-MLP-B, SSF's for Swin-B, ConvNeXt-B and AS-MLP-B, and VPT-Deep's for Swin-B", () => {
   const cases: [string, MethodName, number, number][] = [
     ["swin_base_patch4_window7_224", "adapter", 100, 0.33],
     ["swin_base_patch4_window7_224", "adapter", 1000, 1.26],
@@ -53,13 +53,28 @@ test("the same placements give Table 1's Adapter counts for Swin-B, ConvNeXt-B a
     ["asmlp_base", "adapter", 100, 0.33],
     ["swin_base_patch4_window7_224", "ssf", 100, 0.37],
     ["swin_base_patch4_window7_224", "ssf", 1000, 1.29],
+    ["convnext_base", "ssf", 100, 0.36],
+    ["convnext_base", "ssf", 1000, 1.28],
+    ["asmlp_base", "ssf", 100, 0.37],
+    ["swin_base_patch4_window7_224", "vpt", 100, 0.7],
+    ["swin_base_patch4_window7_224", "vpt", 1000, 1.63],
   ];
   for (const [model, method, classes, table] of cases) {
     const { trainable } = countMethodParams(shapesWithClasses(readFixture(model), classes), spec(method));
     assert.ok(Math.abs(trainable / 1e6 - table) < 0.01, `${model} ${method} ${classes} classes: ${trainable} vs Table 1's ${table}M`);
   }
-  // VPT-Deep is ViT only (Table 1 has no VPT-Deep entry for ConvNeXt and AS-MLP either).
-  assert.throws(() => countMethodParams(shapesWithClasses(readFixture("swin_base_patch4_window7_224"), 100), spec("vpt")), /ViT only/);
+  // VPT-Deep on Swin-B: 50 prompts per block at each stage's width, 50 · (2·128 + 2·256 + 18·512 + 2·1024).
+  for (const classes of [100, 1000]) {
+    const c = countMethodParams(shapesWithClasses(readFixture("swin_base_patch4_window7_224"), classes), spec("vpt"));
+    assert.equal(c.added, 50 * (2 * 128 + 2 * 256 + 18 * 512 + 2 * 1024));
+    assert.equal(c.trainable, 601_600 + 1024 * classes + classes);
+  }
+  // SSF, the official sites (src/peft/ssf.ts): ConvNeXt-B 2 · (stem 256 + 7 · Σ depth·dim 18,048 +
+  // downsampling 2,688); AS-MLP-B 2 · (patch embed 256 + 11 · 12,032 + merging norms 3,584 + final norm 1,024).
+  assert.equal(countMethodParams(shapesWithClasses(readFixture("convnext_base"), 100), spec("ssf")).added, 2 * (256 + 7 * 18_048 + 2_688));
+  assert.equal(countMethodParams(shapesWithClasses(readFixture("asmlp_base"), 100), spec("ssf")).added, 2 * (256 + 11 * 12_032 + 3_584 + 1_024));
+  // Table 1 has no VPT-Deep entry for ConvNeXt and AS-MLP, whose blocks have no tokens to prompt.
+  for (const model of ["convnext_base", "asmlp_base"]) assert.throws(() => countMethodParams(shapesWithClasses(readFixture(model), 100), spec("vpt")), /ViT and Swin only/);
 });
 
 test("LoRA: r · (in + out) per target", () => {

@@ -4,6 +4,7 @@ import { catalogFromShapes, createModel, type Catalog } from "../../models/index
 import { countMethodParams, methodMetadata } from "../../peft/index.js";
 import {
   computeAngles,
+  parseAngleParams,
   countParams,
   modelCatalog,
   openWeights,
@@ -29,19 +30,23 @@ const int = (n: number): string => n.toLocaleString("en-US");
 
 export const angles: Command = {
   summary: "fine-tuned angle of every residual unit between two checkpoints (Eq. 2)",
-  usage: "pft angles PRETRAINED FINETUNED [--json]",
-  flags: { json: { type: "boolean", help: 'print {"units": [{name, kind, stage, index, params, angle}]}, angles in degrees' } },
+  usage: "pft angles PRETRAINED FINETUNED [--angle-params all|weights] [--json]",
+  flags: {
+    "angle-params": { type: "string", default: "all", help: "all: every parameter of a unit (Eq. 2); weights: its weight matrices only (no norms, biases)" },
+    json: { type: "boolean", help: 'print {"angleParams", "units": [{name, kind, stage, index, params, angle}]}, angles in degrees' },
+  },
   run(p, f) {
     if (p.length !== 2) throw new PftError("argument", `angles takes two checkpoints, PRETRAINED FINETUNED (got ${p.length} arguments)`);
-    const report = computeAngles(p[0], p[1]);
+    const angleParams = parseAngleParams(String(f["angle-params"]));
+    const report = computeAngles(p[0], p[1], { params: angleParams });
     if (f.json) {
-      console.log(JSON.stringify({ units: report.units.map(({ name, kind, stage, index, params, angle }) => ({ name, kind, stage, index, params, angle })) }, null, 2));
+      console.log(JSON.stringify({ angleParams, units: report.units.map(({ name, kind, stage, index, params, angle }) => ({ name, kind, stage, index, params, angle })) }, null, 2));
       return;
     }
     const rank = new Map<string, string>();
     for (const g of rankByGroup(report.catalog, angleMap(report))) for (const u of g.units) rank.set(u.name, `${u.rank}/${g.units.length} in ${g.group}`);
     const rows = report.units.map((u) => [u.name, u.kind, String(u.stage), String(u.index), int(u.params), fmtAngle(u.angle), rank.get(u.name)!]);
-    console.log(`${report.arch}: ${report.units.length} residual units; angles in degrees, rank 1 = largest in its homogeneous group`);
+    console.log(`${report.arch}: ${report.units.length} residual units; angles in degrees over ${angleParams === "all" ? "all their parameters" : "their weight matrices"}, rank 1 = largest in its homogeneous group`);
     console.log(table(["unit", "kind", "stage", "block", "params", "angle", "rank"], rows, [false, false, true, true, true, true, false]));
   },
 };
@@ -97,7 +102,7 @@ export const plan: Command = {
   summary: "write a plan (the exact trainable parameters) for a strategy, or FAPFT from two checkpoints",
   usage: [
     "pft plan --strategy S (--model NAME [--num-classes N] | --checkpoint FILE) [--out plan.json] [--emit torch] [--json]",
-    "       pft plan PRETRAINED FINETUNED (--difficulty easy|hard | --largest | --smallest) [--topk K] [--out plan.json] [--emit torch] [--json]",
+    "       pft plan PRETRAINED FINETUNED (--difficulty easy|hard | --largest | --smallest) [--topk K] [--angle-params all|weights] [--out plan.json] [--emit torch] [--json]",
   ].join("\n"),
   flags: {
     strategy: { type: "string", help: "full (A), attn (B), ffn (C), attn-first-half (D) ... blocks-last-half (I), linear, fapft" },
@@ -108,6 +113,7 @@ export const plan: Command = {
     largest: { type: "boolean", help: "FAPFT: fine-tune the units with the largest angles" },
     smallest: { type: "boolean", help: "FAPFT: fine-tune the units with the smallest angles" },
     topk: { type: "string", help: "FAPFT per-stage top-k, e.g. 4 or 0,0,6,2" },
+    "angle-params": { type: "string", help: "FAPFT: angles over all of a unit's parameters (default) or its weight matrices only" },
     out: { type: "string", default: "plan.json", help: "where to write the plan" },
     emit: { type: "string", help: "also print a snippet that applies the plan: torch" },
     json: { type: "boolean", help: "print the plan instead of a summary" },
@@ -127,10 +133,11 @@ export const plan: Command = {
       if (!direction && !difficulty) throw new PftError("config", "fapft needs --difficulty easy|hard, or --largest/--smallest with --topk");
       const topk = str(f, "topk");
       if (topk === undefined && !difficulty) throw new PftError("config", "fapft needs --topk, or --difficulty easy|hard for Table 7's default");
-      result = planFapft(computeAngles(p[0], p[1]), { topk, difficulty, direction }, { pretrained: p[0], finetuned: p[1] });
+      const angleParams = parseAngleParams(String(f["angle-params"] ?? "all"));
+      result = planFapft(computeAngles(p[0], p[1], { params: angleParams }), { topk, difficulty, direction }, { pretrained: p[0], finetuned: p[1] });
     } else {
       if (p.length > 0) throw new PftError("argument", `checkpoints are for fapft; strategy ${strategy} takes --model or --checkpoint`);
-      for (const k of ["difficulty", "largest", "smallest", "topk"]) if (f[k] !== undefined) throw new PftError("config", `--${k} is for fapft, not ${strategy}`);
+      for (const k of ["difficulty", "largest", "smallest", "topk", "angle-params"]) if (f[k] !== undefined) throw new PftError("config", `--${k} is for fapft, not ${strategy}`);
       const model = str(f, "model");
       const checkpoint = str(f, "checkpoint");
       if ((model === undefined) === (checkpoint === undefined)) throw new PftError("argument", `strategy ${strategy} needs exactly one of --model or --checkpoint`);

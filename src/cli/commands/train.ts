@@ -26,6 +26,8 @@ const trainingFlags: FlagSpecs = {
   mixup: { type: "number", default: 0, help: "mixup alpha (0: off)" },
   cutmix: { type: "number", default: 0, help: "cutmix alpha (0: off)" },
   ema: { type: "number", default: 0, help: "EMA decay of the weights (0: off)" },
+  aa: { type: "string", help: "RandAugment as timm's config string, e.g. rand-m9-mstd0.5-inc1 (default: none)" },
+  reprob: { type: "number", help: "random-erasing probability, timm's mode 'pixel' (default 0: off)" },
   precision: { type: "string", help: "bf16 (default where the CPU has native bf16) or fp32" },
   seed: { type: "integer", default: 0, help: "seed of initialisation, data order, augmentation and dropout" },
   val: { type: "number", default: 0.1, help: "fraction of the training split held out for validation" },
@@ -56,6 +58,8 @@ function configFrom(f: FlagValues): Partial<TrainConfig> {
     mixup: f.mixup as number,
     cutmix: f.cutmix as number,
     ema: f.ema as number,
+    autoAugment: f.aa as string | undefined,
+    reprob: f.reprob as number | undefined,
     precision: f.precision as TrainConfig["precision"] | undefined,
     seed: f.seed as number,
   };
