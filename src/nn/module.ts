@@ -169,13 +169,11 @@ export class Module {
 
   /** The descendant at a dotted path ("" is this module); throws PftError("argument") if absent. */
   getSubmodule(path: string): Module {
-    let m: Module = this;
-    for (const part of path ? path.split(".") : []) {
+    return (path ? path.split(".") : []).reduce<Module>((m, part) => {
       const next: unknown = (m as unknown as Record<string, unknown>)[part];
       if (!Object.hasOwn(m, part) || !(next instanceof Module)) throw new PftError("argument", `no submodule '${path}'`);
-      m = next;
-    }
-    return m;
+      return next;
+    }, this);
   }
 
   /** The parameter with this state-dict key; throws PftError("argument") if absent. */
