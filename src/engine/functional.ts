@@ -1,12 +1,13 @@
 // Neural-network ops, in the spirit of torch.nn.functional. Each is one fused libtorch call.
 import { callNative as call, Tensor } from "./tensor.js";
+import type { Reduction } from "./native.js";
 import { scope } from "./scope.js";
 
-const h = (t: Tensor | null | undefined) => (t ? t.handle : null);
-const own = (x: unknown) => Tensor.own(x as never);
-const pair = (v: number | [number, number]): [number, number] => (typeof v === "number" ? [v, v] : v);
+export type { Reduction };
 
-export type Reduction = "mean" | "sum" | "none";
+const h = (t: Tensor | null | undefined) => (t ? t.handle : null);
+const own = Tensor.own;
+const pair = (v: number | [number, number]): [number, number] => (typeof v === "number" ? [v, v] : v);
 
 /** x @ weight.T + bias */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {

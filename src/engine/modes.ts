@@ -17,7 +17,7 @@ export function isGradEnabled(): boolean {
 }
 
 function withGradEnabled<T>(enabled: boolean, fn: () => T): T {
-  const prev = call<boolean>("setGradEnabled", enabled);
+  const prev = call("setGradEnabled", enabled);
   try {
     return fn();
   } finally {
@@ -42,7 +42,7 @@ export interface AutocastOptions {
 export function autocast<T>(fn: () => T, opts: AutocastOptions = {}): T {
   if (opts.enabled === false) return fn();
   const device = opts.device ?? "cpu";
-  const [prevEnabled, prevDtype] = call<[boolean, DType]>("autocastEnter", device, opts.dtype ?? "bfloat16");
+  const [prevEnabled, prevDtype] = call("autocastEnter", device, opts.dtype ?? "bfloat16");
   try {
     return fn();
   } finally {

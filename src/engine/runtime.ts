@@ -95,24 +95,7 @@ function blasKind(path: string, config: string): EngineInfo["blasKind"] {
 let cachedBf16: boolean | undefined;
 
 export function engineInfo(): EngineInfo {
-  const raw = call<{
-    config: string;
-    blasLibrary: string;
-    openblasConfig: string;
-    blasThreads: number;
-    blasParallel: number;
-    threads: number;
-    mkldnn: boolean;
-    cudaDevices: number;
-    mallocTuned: boolean;
-    fusedAttention: boolean;
-    fusedAttentionBf16: boolean;
-    fusedGelu: boolean;
-    onednnLinear: boolean;
-    fusedLayerNorm: boolean;
-    kernelThreads: number;
-    cpuCache: EngineInfo["cpuCache"];
-  }>("runtimeInfo");
+  const raw = call("runtimeInfo");
   cachedBf16 ??= cpuHasBf16();
   return {
     torchVersion: /TORCH_VERSION=([\w.+-]+)/.exec(raw.config)?.[1] ?? "unknown",

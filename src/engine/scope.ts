@@ -50,6 +50,17 @@ export function scope<T>(fn: () => T): T {
   return result;
 }
 
+/**
+ * `fn` running in a scope of its own on every call: as a method decorator (`@scoped`) or around a
+ * plain function. A method that makes intermediate tensors reads as if it made none, and only what
+ * it returns survives, as with scope(). (Module runs every forward this way already.)
+ */
+export function scoped<This, A extends unknown[], R>(fn: (this: This, ...args: A) => R, _context?: ClassMethodDecoratorContext<This>): (this: This, ...args: A) => R {
+  return function (this: This, ...args: A): R {
+    return scope(() => fn.apply(this, args));
+  };
+}
+
 /** Whether a scope is open (tensors made now will be freed by it). */
 export function inScope(): boolean {
   return stack.length > 0;

@@ -4,14 +4,11 @@
 // in-place ops end in `_` and return `this`. Errors from libtorch surface as PftError("engine")
 // with the op name and libtorch's one-line reason; using a disposed tensor is PftError("disposed").
 import { PftError } from "../errors.js";
-import { native, type Handle } from "./native.js";
+import { native, type DType, type Device, type Handle, type NativeFunction, type NativeModule, type Scalar, type TypedData } from "./native.js";
 import { adopt, moveTo, type Owned } from "./scope.js";
 
-export type DType = "float32" | "float64" | "bfloat16" | "float16" | "int64" | "int32" | "int16" | "int8" | "uint8" | "bool";
-export type Device = "cpu" | "cuda" | `cuda:${number}`;
+export type { DType, Device, Scalar, TypedData };
 export type Shape = readonly number[];
-export type Scalar = number | boolean;
-export type TypedData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 export interface TensorOptions {
   dtype?: DType;
@@ -22,9 +19,21 @@ export interface TensorOptions {
 const FLOATING: ReadonlySet<DType> = new Set(["float32", "float64", "bfloat16", "float16"]);
 export const isFloatingDType = (d: DType): boolean => FLOATING.has(d);
 
-function call<R>(fn: string, ...args: unknown[]): R {
+type Args<K extends NativeFunction> = Parameters<NativeModule[K]>;
+type Result<K extends NativeFunction> = ReturnType<NativeModule[K]>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Names of the addon functions taking exactly the arguments P and returning R. */
+type FunctionsOf<P extends unknown[], R> = {
+  [K in NativeFunction]: Same<Args<K>, P> extends true ? (Result<K> extends R ? K : never) : never;
+}[NativeFunction];
+type UnaryFunction = FunctionsOf<[x: Handle], Handle>;
+type BinaryFunction = FunctionsOf<[a: Handle, b: Handle | Scalar], Handle>;
+
+/** Calls an addon function, mapping its errors to PftError("engine") / PftError("disposed"). */
+function call<K extends NativeFunction>(fn: K, ...args: Args<K>): Result<K>;
+function call(fn: NativeFunction, ...args: unknown[]): unknown {
   try {
-    return native[fn](...args) as R;
+    return (native[fn] as (...a: unknown[]) => unknown)(...args);
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     if (msg.includes("used after dispose")) throw new PftError("disposed", `${fn}: tensor used after dispose()`);
@@ -189,7 +198,7 @@ export class Tensor implements Owned, Disposable {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    const v = call<number | boolean>("item", this.handle);
+    const v = call("item", this.handle);
     return typeof v === "boolean" ? Number(v) : v;
   }
 
@@ -204,7 +213,7 @@ export class Tensor implements Owned, Disposable {
         f.dispose();
       }
     }
-    const buf = call<ArrayBuffer>("toBuffer", this.handle);
+    const buf = call("toBuffer", this.handle);
     switch (dt) {
       case "float32":
         return new Float32Array(buf);
@@ -229,7 +238,7 @@ export class Tensor implements Owned, Disposable {
   }
   /** Raw bytes of the contiguous values in this tensor's own dtype (bf16 stays 2 bytes/element). */
   bytes(): Uint8Array {
-    return new Uint8Array(call<ArrayBuffer>("toBuffer", this.handle));
+    return new Uint8Array(call("toBuffer", this.handle));
   }
   /** A tensor made from raw little-endian bytes of the given dtype (the inverse of bytes()). */
   static fromBytes(bytes: Uint8Array, shape: Shape, dtype: DType): Tensor {
@@ -271,8 +280,9 @@ export class Tensor implements Owned, Disposable {
   // ---------------------------------------------------------------- conversion
 
   to(dtypeOrDevice: DType | Device, opts: { copy?: boolean } = {}): Tensor {
-    const isDevice = dtypeOrDevice === "cpu" || dtypeOrDevice.startsWith("cuda");
-    return Tensor.own(call("to", this.handle, isDevice ? null : dtypeOrDevice, isDevice ? dtypeOrDevice : null, opts.copy ?? false));
+    const copy = opts.copy ?? false;
+    if (isDevice(dtypeOrDevice)) return Tensor.own(call("to", this.handle, null, dtypeOrDevice, copy));
+    return Tensor.own(call("to", this.handle, dtypeOrDevice, null, copy));
   }
   float(): Tensor {
     return this.to("float32");
@@ -344,10 +354,10 @@ export class Tensor implements Owned, Disposable {
   le(other: Tensor | number): Tensor { return this.binary("le", other); }
   gt(other: Tensor | number): Tensor { return this.binary("gt", other); }
   ge(other: Tensor | number): Tensor { return this.binary("ge", other); }
-  maximum(other: Tensor): Tensor { return this.binary("maximum", other); }
-  minimum(other: Tensor): Tensor { return this.binary("minimum", other); }
-  logicalAnd(other: Tensor): Tensor { return this.binary("logicalAnd", other); }
-  logicalOr(other: Tensor): Tensor { return this.binary("logicalOr", other); }
+  maximum(other: Tensor): Tensor { return Tensor.own(call("maximum", this.handle, other.handle)); }
+  minimum(other: Tensor): Tensor { return Tensor.own(call("minimum", this.handle, other.handle)); }
+  logicalAnd(other: Tensor): Tensor { return Tensor.own(call("logicalAnd", this.handle, other.handle)); }
+  logicalOr(other: Tensor): Tensor { return Tensor.own(call("logicalOr", this.handle, other.handle)); }
   clamp(min: number | null, max: number | null = null): Tensor {
     return Tensor.own(call("clamp", this.handle, min, max));
   }
@@ -368,28 +378,29 @@ export class Tensor implements Owned, Disposable {
 
   // ---------------------------------------------------------------- in place (return this)
 
-  add_(other: Tensor | number, alpha?: number): this { return this.inplace("add_", operand(other), alpha); }
-  sub_(other: Tensor | number, alpha?: number): this { return this.inplace("sub_", operand(other), alpha); }
-  mul_(other: Tensor | number): this { return this.inplace("mul_", operand(other)); }
-  div_(other: Tensor | number): this { return this.inplace("div_", operand(other)); }
+  add_(other: Tensor | number, alpha?: number): this { call("add_", this.handle, operand(other), alpha); return this; }
+  sub_(other: Tensor | number, alpha?: number): this { call("sub_", this.handle, operand(other), alpha); return this; }
+  mul_(other: Tensor | number): this { call("mul_", this.handle, operand(other)); return this; }
+  div_(other: Tensor | number): this { call("div_", this.handle, operand(other)); return this; }
   /** this += value * a * b */
-  addcmul_(a: Tensor, b: Tensor, value = 1): this { return this.inplace("addcmul_", a.handle, b.handle, value); }
+  addcmul_(a: Tensor, b: Tensor, value = 1): this { call("addcmul_", this.handle, a.handle, b.handle, value); return this; }
   /** this += value * a / b */
-  addcdiv_(a: Tensor, b: Tensor, value = 1): this { return this.inplace("addcdiv_", a.handle, b.handle, value); }
-  lerp_(end: Tensor, weight: Tensor | number): this { return this.inplace("lerp_", end.handle, operand(weight)); }
-  clamp_(min: number | null, max: number | null = null): this { return this.inplace("clamp_", min, max); }
-  copy_(src: Tensor): this { return this.inplace("copy_", src.handle); }
-  fill_(value: Scalar): this { return this.inplace("fill_", value); }
-  zero_(): this { return this.inplace("zero_"); }
-  sqrt_(): this { return this.inplace("sqrt_"); }
-  erfinv_(): this { return this.inplace("erfinv_"); }
-  normal_(mean = 0, std = 1): this { return this.inplace("normal_", mean, std); }
-  uniform_(from = 0, to = 1): this { return this.inplace("uniform_", from, to); }
-  bernoulli_(p: number): this { return this.inplace("bernoulli_", p); }
-  maskedFill_(mask: Tensor, value: Tensor | number): this { return this.inplace("maskedFill_", mask.handle, operand(value)); }
+  addcdiv_(a: Tensor, b: Tensor, value = 1): this { call("addcdiv_", this.handle, a.handle, b.handle, value); return this; }
+  lerp_(end: Tensor, weight: Tensor | number): this { call("lerp_", this.handle, end.handle, operand(weight)); return this; }
+  clamp_(min: number | null, max: number | null = null): this { call("clamp_", this.handle, min, max); return this; }
+  copy_(src: Tensor): this { call("copy_", this.handle, src.handle); return this; }
+  fill_(value: Scalar): this { call("fill_", this.handle, value); return this; }
+  zero_(): this { call("zero_", this.handle); return this; }
+  sqrt_(): this { call("sqrt_", this.handle); return this; }
+  erfinv_(): this { call("erfinv_", this.handle); return this; }
+  normal_(mean = 0, std = 1): this { call("normal_", this.handle, mean, std); return this; }
+  uniform_(from = 0, to = 1): this { call("uniform_", this.handle, from, to); return this; }
+  bernoulli_(p: number): this { call("bernoulli_", this.handle, p); return this; }
+  maskedFill_(mask: Tensor, value: Tensor | number): this { call("maskedFill_", this.handle, mask.handle, operand(value)); return this; }
   /** this[indices] = values (accumulate adds instead). `null` entries select a whole dimension. */
   indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate = false): this {
-    return this.inplace("indexPut_", indices.map((t) => (t ? t.handle : null)), values.handle, accumulate);
+    call("indexPut_", this.handle, indices.map((t) => (t ? t.handle : null)), values.handle, accumulate);
+    return this;
   }
 
   // ---------------------------------------------------------------- reductions
@@ -409,11 +420,11 @@ export class Tensor implements Owned, Disposable {
   }
   /** [values, indices] of the maximum along `dim`. */
   maxDim(dim: number, keepdim = false): [Tensor, Tensor] {
-    const [v, i] = call<[Handle, Handle]>("maxDim", this.handle, dim, keepdim);
+    const [v, i] = call("maxDim", this.handle, dim, keepdim);
     return [Tensor.own(v), Tensor.own(i)];
   }
   minDim(dim: number, keepdim = false): [Tensor, Tensor] {
-    const [v, i] = call<[Handle, Handle]>("minDim", this.handle, dim, keepdim);
+    const [v, i] = call("minDim", this.handle, dim, keepdim);
     return [Tensor.own(v), Tensor.own(i)];
   }
   argmax(dim?: number, keepdim = false): Tensor {
@@ -441,11 +452,11 @@ export class Tensor implements Owned, Disposable {
   all(): Tensor { return this.unary("all"); }
   any(): Tensor { return this.unary("any"); }
   topk(k: number, dim = -1, largest = true, sorted = true): [Tensor, Tensor] {
-    const [v, i] = call<[Handle, Handle]>("topk", this.handle, k, dim, largest, sorted);
+    const [v, i] = call("topk", this.handle, k, dim, largest, sorted);
     return [Tensor.own(v), Tensor.own(i)];
   }
   sort(dim = -1, descending = false): [Tensor, Tensor] {
-    const [v, i] = call<[Handle, Handle]>("sort", this.handle, dim, descending);
+    const [v, i] = call("sort", this.handle, dim, descending);
     return [Tensor.own(v), Tensor.own(i)];
   }
 
@@ -464,10 +475,10 @@ export class Tensor implements Owned, Disposable {
   repeat(reps: number[]): Tensor { return Tensor.own(call("repeat", this.handle, reps)); }
   /** Pieces of `size` along dim (or of the given sizes). */
   split(size: number | number[], dim = 0): Tensor[] {
-    return call<Handle[]>("split", this.handle, size, dim).map(Tensor.own);
+    return call("split", this.handle, size, dim).map(Tensor.own);
   }
   chunk(chunks: number, dim = 0): Tensor[] {
-    return call<Handle[]>("chunk", this.handle, chunks, dim).map(Tensor.own);
+    return call("chunk", this.handle, chunks, dim).map(Tensor.own);
   }
   narrow(dim: number, start: number, length: number): Tensor {
     return Tensor.own(call("narrow", this.handle, dim, start, length));
@@ -524,7 +535,7 @@ export class Tensor implements Owned, Disposable {
   }
   /** The accumulated gradient (a new handle to it), or null when there is none. */
   get grad(): Tensor | null {
-    const h = call<Handle | null>("grad", this.handle);
+    const h = call("grad", this.handle);
     return h === null ? null : Tensor.own(h);
   }
   set grad(g: Tensor | null) {
@@ -544,16 +555,16 @@ export class Tensor implements Owned, Disposable {
 
   // ---------------------------------------------------------------- helpers
 
-  private unary(fn: string): Tensor {
+  private unary(fn: UnaryFunction): Tensor {
     return Tensor.own(call(fn, this.handle));
   }
-  private binary(fn: string, other: Tensor | number): Tensor {
+  private binary(fn: BinaryFunction, other: Tensor | number): Tensor {
     return Tensor.own(call(fn, this.handle, operand(other)));
   }
-  private inplace(fn: string, ...args: unknown[]): this {
-    call(fn, this.handle, ...args);
-    return this;
-  }
+}
+
+function isDevice(v: DType | Device): v is Device {
+  return v === "cpu" || v.startsWith("cuda");
 }
 
 function operand(v: Tensor | number | boolean): Handle | number | boolean {

@@ -12,7 +12,7 @@
 //   The released code has no dilation option, so neither has this file.
 //
 // Order, as in every model file: blocks, the model, the checkpoint filter, the unit rules, configs.
-import { Tensor, F, cat, scope } from "../engine/index.js";
+import { Tensor, F, cat, scope, scoped } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { Module, Parameter, Linear, Conv2d, GELU, Dropout, DropPath, Identity, ModuleList, truncNormal_, zeros_, type StateDict } from "../nn/index.js";
 import { VisionModel } from "./base.js";
@@ -36,14 +36,12 @@ export class GroupNorm extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const [n, c] = x.shape;
-      if (x.ndim !== 4 || c !== this.numChannels) throw new PftError("shape", `GroupNorm(${this.numChannels}): expected [N, ${this.numChannels}, H, W], got [${x.shape.join(", ")}]`);
-      // Each group normalised as one LayerNorm row (biased variance, as GroupNorm), then the per-channel affine.
-      const grouped = x.reshape([n, this.numGroups, -1]);
-      const normed = F.layerNorm(grouped, [grouped.size(2)], null, null, this.eps).reshape(x.shape);
-      return normed.mul(this.weight.value.view([1, c, 1, 1])).add(this.bias.value.view([1, c, 1, 1]));
-    });
+    const [n, c] = x.shape;
+    if (x.ndim !== 4 || c !== this.numChannels) throw new PftError("shape", `GroupNorm(${this.numChannels}): expected [N, ${this.numChannels}, H, W], got [${x.shape.join(", ")}]`);
+    // Each group normalised as one LayerNorm row (biased variance, as GroupNorm), then the per-channel affine.
+    const grouped = x.reshape([n, this.numGroups, -1]);
+    const normed = F.layerNorm(grouped, [grouped.size(2)], null, null, this.eps).reshape(x.shape);
+    return normed.mul(this.weight.value.view([1, c, 1, 1])).add(this.bias.value.view([1, c, 1, 1]));
   }
 }
 
@@ -80,7 +78,7 @@ export class Mlp extends Module {
     this.drop = new Dropout(drop);
   }
   override forward(x: Tensor): Tensor {
-    return scope(() => this.drop.forward(this.fc2.forward(this.drop.forward(this.act.forward(this.fc1.forward(x))))));
+    return this.drop.forward(this.fc2.forward(this.drop.forward(this.act.forward(this.fc1.forward(x)))));
   }
 }
 
@@ -107,12 +105,10 @@ export class AxialShift extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const h = this.actn.forward(this.norm1.forward(this.conv1.forward(x)));
-      const lr = this.actn.forward(this.conv2_1.forward(axialShift(h, this.shiftSize, 3)));
-      const td = this.actn.forward(this.conv2_2.forward(axialShift(h, this.shiftSize, 2)));
-      return this.conv3.forward(this.norm2.forward(lr.add(td)));
-    });
+    const h = this.actn.forward(this.norm1.forward(this.conv1.forward(x)));
+    const lr = this.actn.forward(this.conv2_1.forward(axialShift(h, this.shiftSize, 3)));
+    const td = this.actn.forward(this.conv2_2.forward(axialShift(h, this.shiftSize, 2)));
+    return this.conv3.forward(this.norm2.forward(lr.add(td)));
   }
 }
 
@@ -142,19 +138,19 @@ export class AxialShiftedBlock extends Module {
   }
 
   /** The AS unit's residual branch (norm1 + AS module). */
+  @scoped
   asBranch(x: Tensor): Tensor {
-    return scope(() => this.drop_path.forward(this.axial_shift.forward(this.norm1.forward(x))));
+    return this.drop_path.forward(this.axial_shift.forward(this.norm1.forward(x)));
   }
   /** The MLP unit's residual branch (norm2 + MLP). */
+  @scoped
   mlpBranch(x: Tensor): Tensor {
-    return scope(() => this.drop_path.forward(this.mlp.forward(this.norm2.forward(x))));
+    return this.drop_path.forward(this.mlp.forward(this.norm2.forward(x)));
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const h = x.add(this.asBranch(x));
-      return h.add(this.mlpBranch(h));
-    });
+    const h = x.add(this.asBranch(x));
+    return h.add(this.mlpBranch(h));
   }
 }
 
@@ -172,10 +168,8 @@ export class PatchMerging extends Module {
   override forward(x: Tensor): Tensor {
     const [, , h, w] = x.shape;
     if (h % 2 !== 0 || w % 2 !== 0) throw new PftError("shape", `AS-MLP patch merging: feature map ${h}x${w} is not even`);
-    return scope(() => {
-      const at = (dh: number, dw: number) => x.slice(2, dh, null, 2).slice(3, dw, null, 2);
-      return this.reduction.forward(this.norm.forward(cat([at(0, 0), at(1, 0), at(0, 1), at(1, 1)], 1)));
-    });
+    const at = (dh: number, dw: number) => x.slice(2, dh, null, 2).slice(3, dw, null, 2);
+    return this.reduction.forward(this.norm.forward(cat([at(0, 0), at(1, 0), at(0, 1), at(1, 1)], 1)));
   }
 }
 
@@ -191,11 +185,9 @@ export class BasicLayer extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      let h = x;
-      for (const blk of this.blocks) h = blk.forward(h);
-      return this.downsample ? this.downsample.forward(h) : h;
-    });
+    let h = x;
+    for (const blk of this.blocks) h = blk.forward(h);
+    return this.downsample ? this.downsample.forward(h) : h;
   }
 }
 
@@ -211,10 +203,8 @@ export class PatchEmbed extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const h = this.proj.forward(x);
-      return this.norm ? this.norm.forward(h) : h;
-    });
+    const h = this.proj.forward(x);
+    return this.norm ? this.norm.forward(h) : h;
   }
 }
 
@@ -305,17 +295,17 @@ export class AsMlp extends VisionModel {
   }
 
   /** Patch embedding, the stages and the final norm: [B, C, H, W] -> [B, D, H/32, W/32] for four stages. */
+  @scoped
   forwardFeatures(x: Tensor): Tensor {
-    return scope(() => {
-      let h = this.pos_drop.forward(this.patch_embed.forward(x));
-      for (const layer of this.layers) h = layer.forward(h);
-      return this.norm.forward(h);
-    });
+    let h = this.pos_drop.forward(this.patch_embed.forward(x));
+    for (const layer of this.layers) h = layer.forward(h);
+    return this.norm.forward(h);
   }
 
   /** Global average pooling (the official AdaptiveAvgPool2d(1) + flatten) and the head. */
+  @scoped
   forwardHead(h: Tensor): Tensor {
-    return scope(() => this.head.forward(h.mean([2, 3])));
+    return this.head.forward(h.mean([2, 3]));
   }
 
   resetClassifier(numClasses: number): void {

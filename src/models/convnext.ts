@@ -9,7 +9,7 @@
 // head_norm_first, head_hidden_size, dilation for output strides below 32.
 //
 // Order, as in every model file: blocks, the model, the checkpoint filter, the unit rules, configs.
-import { Tensor, scope, noGrad } from "../engine/index.js";
+import { Tensor, noGrad, scoped } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { Module, Parameter, Linear, LayerNorm, LayerNorm2d, Conv2d, Dropout, DropPath, Identity, ModuleList, Sequential, truncNormal_, zeros_, type StateDict } from "../nn/index.js";
 import { VisionModel, type Segment } from "./base.js";
@@ -55,17 +55,16 @@ export class ConvNeXtBlock extends Module {
   }
 
   /** The residual branch, [B, C, H, W] -> [B, C, H, W]. */
+  @scoped
   branch(x: Tensor): Tensor {
-    return scope(() => {
-      let h = this.conv_dw.forward(x).permute([0, 2, 3, 1]);
-      h = this.mlp.forward(this.norm.forward(h));
-      if (this.gamma) h = h.mul(this.gamma.value);
-      return this.drop_path.forward(h.permute([0, 3, 1, 2]));
-    });
+    let h = this.conv_dw.forward(x).permute([0, 2, 3, 1]);
+    h = this.mlp.forward(this.norm.forward(h));
+    if (this.gamma) h = h.mul(this.gamma.value);
+    return this.drop_path.forward(h.permute([0, 3, 1, 2]));
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => this.branch(x).add(x));
+    return this.branch(x).add(x);
   }
 }
 
@@ -84,11 +83,9 @@ export class ConvNeXtStage extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      let h = this.downsample.forward(x);
-      for (const blk of this.blocks) h = blk.forward(h);
-      return h;
-    });
+    let h = this.downsample.forward(x);
+    for (const blk of this.blocks) h = blk.forward(h);
+    return h;
   }
 }
 
@@ -110,12 +107,13 @@ export class ConvNeXtHead extends Module {
   }
 
   /** [B, C, H, W] -> [B, C]: pooled and normalised features (timm's pre_logits). */
+  @scoped
   preLogits(x: Tensor): Tensor {
-    return scope(() => this.norm.forward(x.mean([2, 3], { keepdim: true })).flatten(1));
+    return this.norm.forward(x.mean([2, 3], { keepdim: true })).flatten(1);
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => this.fc.forward(this.drop.forward(this.preLogits(x))));
+    return this.fc.forward(this.drop.forward(this.preLogits(x)));
   }
 }
 
@@ -232,12 +230,11 @@ export class ConvNeXt extends VisionModel {
   }
 
   /** Stem and stages: [B, C, H, W] -> [B, dims[-1], H / 32, W / 32] (for patch size 2 or 4). */
+  @scoped
   forwardFeatures(x: Tensor): Tensor {
-    return scope(() => {
-      let h = this.stem.forward(x);
-      for (const stage of this.stages) h = stage.forward(h);
-      return h;
-    });
+    let h = this.stem.forward(x);
+    for (const stage of this.stages) h = stage.forward(h);
+    return h;
   }
 
   forwardHead(h: Tensor): Tensor {

@@ -9,7 +9,7 @@
 // resolution shrinks to it (and then does not shift). The constructor says which stage fails.
 //
 // Order, as in every model file: blocks, the model, the checkpoint filter, the unit rules, configs.
-import { Tensor, scope } from "../engine/index.js";
+import { Tensor, scope, scoped } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { Module, Parameter, Linear, LayerNorm, Conv2d, Dropout, DropPath, Identity, ModuleList, truncNormal_, zeros_, type StateDict } from "../nn/index.js";
 import { VisionModel } from "./base.js";
@@ -32,7 +32,7 @@ export class PatchEmbed extends Module {
     this.norm = new LayerNorm(embedDim);
   }
   override forward(x: Tensor): Tensor {
-    return scope(() => this.norm.forward(this.proj.forward(x).permute([0, 2, 3, 1])));
+    return this.norm.forward(this.proj.forward(x).permute([0, 2, 3, 1]));
   }
 }
 
@@ -117,29 +117,27 @@ export class WindowAttention extends Module {
   }
 
   /** [1, heads, N, N], on the device of `like`. */
+  @scoped
   relativePositionBias(like: Tensor): Tensor {
-    return scope(() => {
-      const n = this.windowSize * this.windowSize;
-      const index = onDeviceOf(this.buffer("relative_position_index"), like).reshape([-1]);
-      return this.relative_position_bias_table.value.indexSelect(0, index).reshape([n, n, this.numHeads]).permute([2, 0, 1]).unsqueeze(0);
-    });
+    const n = this.windowSize * this.windowSize;
+    const index = onDeviceOf(this.buffer("relative_position_index"), like).reshape([-1]);
+    return this.relative_position_bias_table.value.indexSelect(0, index).reshape([n, n, this.numHeads]).permute([2, 0, 1]).unsqueeze(0);
   }
 
   /** x: [B * numWindows, N, C]; mask: [numWindows, N, N] (0 / -100) or null. */
+  @scoped
   forwardWindows(x: Tensor, mask: Tensor | null): Tensor {
-    return scope(() => {
-      const [b, n, c] = x.shape;
-      const qkv = this.qkv.forward(x).reshape([b, n, 3, this.numHeads, this.headDim]).permute([2, 0, 3, 1, 4]);
-      const [q, k, v] = [qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)];
-      let attn = q.mul(this.headDim ** -0.5).matmul(k.mT()).add(this.relativePositionBias(x));
-      if (mask) {
-        const nw = mask.size(0);
-        attn = attn.reshape([-1, nw, this.numHeads, n, n]).add(mask.unsqueeze(1).unsqueeze(0)).reshape([-1, this.numHeads, n, n]);
-      }
-      attn = this.attn_drop.forward(attn.softmax(-1));
-      const out = attn.matmul(v).transpose(1, 2).reshape([b, n, c]);
-      return this.proj_drop.forward(this.proj.forward(out));
-    });
+    const [b, n, c] = x.shape;
+    const qkv = this.qkv.forward(x).reshape([b, n, 3, this.numHeads, this.headDim]).permute([2, 0, 3, 1, 4]);
+    const [q, k, v] = [qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)];
+    let attn = q.mul(this.headDim ** -0.5).matmul(k.mT()).add(this.relativePositionBias(x));
+    if (mask) {
+      const nw = mask.size(0);
+      attn = attn.reshape([-1, nw, this.numHeads, n, n]).add(mask.unsqueeze(1).unsqueeze(0)).reshape([-1, this.numHeads, n, n]);
+    }
+    attn = this.attn_drop.forward(attn.softmax(-1));
+    const out = attn.matmul(v).transpose(1, 2).reshape([b, n, c]);
+    return this.proj_drop.forward(this.proj.forward(out));
   }
 
   override forward(x: Tensor): Tensor {
@@ -191,32 +189,31 @@ export class SwinTransformerBlock extends Module {
   }
 
   /** Cyclic shift, window partition, (S)W-MSA, window merge, reverse shift: [B, H, W, C] -> same. */
+  @scoped
   shiftedWindowAttention(x: Tensor): Tensor {
-    return scope(() => {
-      const [, h, w, c] = x.shape;
-      const [ws, s] = [this.windowSize, this.shiftSize];
-      const shifted = s > 0 ? x.roll([-s, -s], [1, 2]) : x;
-      const windows = windowPartition(shifted, ws).reshape([-1, ws * ws, c]);
-      const mask = s > 0 ? onDeviceOf(this.buffer("attn_mask"), x) : null;
-      const out = windowReverse(this.attn.forwardWindows(windows, mask).reshape([-1, ws, ws, c]), ws, h, w);
-      return s > 0 ? out.roll([s, s], [1, 2]) : out;
-    });
+    const [, h, w, c] = x.shape;
+    const [ws, s] = [this.windowSize, this.shiftSize];
+    const shifted = s > 0 ? x.roll([-s, -s], [1, 2]) : x;
+    const windows = windowPartition(shifted, ws).reshape([-1, ws * ws, c]);
+    const mask = s > 0 ? onDeviceOf(this.buffer("attn_mask"), x) : null;
+    const out = windowReverse(this.attn.forwardWindows(windows, mask).reshape([-1, ws, ws, c]), ws, h, w);
+    return s > 0 ? out.roll([s, s], [1, 2]) : out;
   }
 
   /** The attention unit's residual branch (norm1 + W-MSA). */
+  @scoped
   attnBranch(x: Tensor): Tensor {
-    return scope(() => this.drop_path1.forward(this.shiftedWindowAttention(this.norm1.forward(x))));
+    return this.drop_path1.forward(this.shiftedWindowAttention(this.norm1.forward(x)));
   }
   /** The FFN unit's residual branch (norm2 + MLP). */
+  @scoped
   ffnBranch(x: Tensor): Tensor {
-    return scope(() => this.drop_path2.forward(this.mlp.forward(this.norm2.forward(x))));
+    return this.drop_path2.forward(this.mlp.forward(this.norm2.forward(x)));
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const h = x.add(this.attnBranch(x));
-      return h.add(this.ffnBranch(h));
-    });
+    const h = x.add(this.attnBranch(x));
+    return h.add(this.ffnBranch(h));
   }
 }
 
@@ -231,11 +228,9 @@ export class PatchMerging extends Module {
   }
   /** [B, H, W, C] -> [B, H/2, W/2, outDim] */
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const [b, h, w, c] = x.shape;
-      const merged = x.reshape([b, h / 2, 2, w / 2, 2, c]).permute([0, 1, 3, 4, 2, 5]).flatten(3);
-      return this.reduction.forward(this.norm.forward(merged));
-    });
+    const [b, h, w, c] = x.shape;
+    const merged = x.reshape([b, h / 2, 2, w / 2, 2, c]).permute([0, 1, 3, 4, 2, 5]).flatten(3);
+    return this.reduction.forward(this.norm.forward(merged));
   }
 }
 
@@ -249,11 +244,9 @@ export class SwinTransformerStage extends Module {
     this.blocks = new ModuleList(dropPaths.map((dropPath, i) => new SwinTransformerBlock(outDim, numHeads, { ...o, shifted: i % 2 === 1, dropPath })));
   }
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      let h = this.downsample.forward(x);
-      for (const blk of this.blocks) h = blk.forward(h);
-      return h;
-    });
+    let h = this.downsample.forward(x);
+    for (const blk of this.blocks) h = blk.forward(h);
+    return h;
   }
 }
 
@@ -268,7 +261,7 @@ export class ClassifierHead extends Module {
   }
   /** [B, H, W, C] -> [B, classes] */
   override forward(x: Tensor): Tensor {
-    return scope(() => this.fc.forward(this.drop.forward(x.mean([1, 2]))));
+    return this.fc.forward(this.drop.forward(x.mean([1, 2])));
   }
 }
 
@@ -375,12 +368,11 @@ export class SwinTransformer extends VisionModel {
   }
 
   /** [B, C, H, W] -> [B, H', W', D'] (channels last, after the final norm). */
+  @scoped
   forwardFeatures(x: Tensor): Tensor {
-    return scope(() => {
-      let h = this.patch_embed.forward(x);
-      for (const stage of this.layers) h = stage.forward(h);
-      return this.norm.forward(h);
-    });
+    let h = this.patch_embed.forward(x);
+    for (const stage of this.layers) h = stage.forward(h);
+    return this.norm.forward(h);
   }
 
   forwardHead(h: Tensor): Tensor {

@@ -3,7 +3,7 @@
 // Parameter names are timm's, so a timm ViT state dict loads with strict checking.
 //
 // Order, as in every model file: blocks, the model, the checkpoint filter, the unit rules, configs.
-import { Tensor, F, cat, scope } from "../engine/index.js";
+import { Tensor, F, cat, scope, scoped } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { Module, Parameter, Linear, LayerNorm, Conv2d, Dropout, DropPath, Identity, ModuleList, truncNormal_, normal_, zeros_, type StateDict } from "../nn/index.js";
 import { VisionModel, type Segment } from "./base.js";
@@ -20,7 +20,7 @@ export class PatchEmbed extends Module {
   }
   /** [B, C, H, W] -> [B, N, D] */
   override forward(x: Tensor): Tensor {
-    return scope(() => this.proj.forward(x).flatten(2).transpose(1, 2));
+    return this.proj.forward(x).flatten(2).transpose(1, 2);
   }
 }
 
@@ -42,11 +42,9 @@ export class Attention extends Module {
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const dropout = this.attn_drop.training ? this.attn_drop.p : 0;
-      const out = F.attention(this.qkv.forward(x), this.numHeads, { dropout });
-      return this.proj_drop.forward(this.proj.forward(out));
-    });
+    const dropout = this.attn_drop.training ? this.attn_drop.p : 0;
+    const out = F.attention(this.qkv.forward(x), this.numHeads, { dropout });
+    return this.proj_drop.forward(this.proj.forward(out));
   }
 }
 
@@ -63,7 +61,7 @@ export class Mlp extends Module {
     this.drop2 = new Dropout(drop);
   }
   override forward(x: Tensor): Tensor {
-    return scope(() => this.drop2.forward(this.fc2.forward(this.drop1.forward(this.fc1.forward(x).gelu()))));
+    return this.drop2.forward(this.fc2.forward(this.drop1.forward(this.fc1.forward(x).gelu())));
   }
 }
 
@@ -112,19 +110,19 @@ export class Block extends Module {
   }
 
   /** The attention unit's residual branch (norm1 + MSA). */
+  @scoped
   attnBranch(x: Tensor): Tensor {
-    return scope(() => this.drop_path1.forward(this.ls1.forward(this.attn.forward(this.norm1.forward(x)))));
+    return this.drop_path1.forward(this.ls1.forward(this.attn.forward(this.norm1.forward(x))));
   }
   /** The FFN unit's residual branch (norm2 + MLP). */
+  @scoped
   ffnBranch(x: Tensor): Tensor {
-    return scope(() => this.drop_path2.forward(this.ls2.forward(this.mlp.forward(this.norm2.forward(x)))));
+    return this.drop_path2.forward(this.ls2.forward(this.mlp.forward(this.norm2.forward(x))));
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const h = x.add(this.attnBranch(x));
-      return h.add(this.ffnBranch(h));
-    });
+    const h = x.add(this.attnBranch(x));
+    return h.add(this.ffnBranch(h));
   }
 }
 
@@ -216,28 +214,25 @@ export class VisionTransformer extends VisionModel {
   }
 
   /** Patch embedding + cls token + position embedding: [B, C, H, W] -> [B, N(+1), D]. */
+  @scoped
   embed(x: Tensor): Tensor {
-    return scope(() => {
-      let h = this.patch_embed.forward(x);
-      if (this.cls_token) h = cat([this.cls_token.value.expand([h.size(0), 1, this.cfg.embedDim]), h], 1);
-      return this.pos_drop.forward(h.add(this.pos_embed.value));
-    });
+    let h = this.patch_embed.forward(x);
+    if (this.cls_token) h = cat([this.cls_token.value.expand([h.size(0), 1, this.cfg.embedDim]), h], 1);
+    return this.pos_drop.forward(h.add(this.pos_embed.value));
   }
 
+  @scoped
   forwardFeatures(x: Tensor): Tensor {
-    return scope(() => {
-      let h = this.embed(x);
-      for (const blk of this.blocks) h = blk.forward(h);
-      return this.norm.forward(h);
-    });
+    let h = this.embed(x);
+    for (const blk of this.blocks) h = blk.forward(h);
+    return this.norm.forward(h);
   }
 
+  @scoped
   forwardHead(h: Tensor): Tensor {
-    return scope(() => {
-      const prefix = this.cls_token ? 1 : 0;
-      const pooled = this.cfg.globalPool === "avg" ? h.slice(1, prefix).mean(1) : h.select(1, 0);
-      return this.head.forward(this.head_drop.forward(this.fc_norm.forward(pooled)));
-    });
+    const prefix = this.cls_token ? 1 : 0;
+    const pooled = this.cfg.globalPool === "avg" ? h.slice(1, prefix).mean(1) : h.select(1, 0);
+    return this.head.forward(this.head_drop.forward(this.fc_norm.forward(pooled)));
   }
 
   /** Embedding, then every attention and FFN unit (each a residual step), then the head. */

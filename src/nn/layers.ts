@@ -1,7 +1,7 @@
 // The layers vision transformers are built from, with PyTorch's parameter names, shapes and
 // default initialisation (so `fc1.weight` from a timm checkpoint loads as is).
 //
-// Forwards that make intermediate tensors run them in a scope, so only the output survives;
+// Every forward runs in a scope of its own (see Module), so only its output survives;
 // autograd keeps what backward needs on its own. Identity-like paths (Identity, DropPath and
 // Dropout when inactive) return their input tensor itself, as PyTorch does: do not dispose a
 // layer's output unless you know it is new.
@@ -98,10 +98,8 @@ export class LayerNorm extends Module {
 /** LayerNorm over the channels of [N, C, H, W], as timm's LayerNorm2d (ConvNeXt downsampling). */
 export class LayerNorm2d extends LayerNorm {
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      const y = F.layerNorm(x.permute([0, 2, 3, 1]), [this.dim], this.weight.value, this.bias.value, this.eps);
-      return y.permute([0, 3, 1, 2]);
-    });
+    const y = F.layerNorm(x.permute([0, 2, 3, 1]), [this.dim], this.weight.value, this.bias.value, this.eps);
+    return y.permute([0, 3, 1, 2]);
   }
 }
 
@@ -271,10 +269,8 @@ export class Sequential extends ModuleList<Module> {
   }
 
   override forward(x: Tensor): Tensor {
-    return scope(() => {
-      let y = x;
-      for (const m of this) y = m.forward(y);
-      return y;
-    });
+    let y = x;
+    for (const m of this) y = m.forward(y);
+    return y;
   }
 }

@@ -16,7 +16,19 @@
 //   - plain tensors are not state: register them with registerBuffer (persistent buffers are in
 //     the state dict, non-persistent ones, e.g. Swin's relative_position_index, are not).
 // Key order follows PyTorch: a module's own parameters, then its own buffers, then its children.
-import { noGrad, type Tensor } from "../engine/index.js";
+//
+// A forward owns its dispose scope, as PyTorch's __call__ wraps forward: however it is called
+// (by a parent's forward, a Segment, the trainer, a test), every tensor it makes and does not
+// return is freed when it returns. So a forward reads like timm's, with no scope() of its own:
+//
+//   override forward(x: Tensor): Tensor {
+//     x = x.add(this.attn.forward(this.norm1.forward(x)));   // norm1's output freed on return
+//     return x.add(this.mlp.forward(this.norm2.forward(x)));
+//   }
+//
+// Other methods that make intermediate tensors (forwardFeatures, a residual branch) say so with
+// the `@scoped` decorator from the engine.
+import { noGrad, scoped, type Tensor } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { Parameter, type NamedParameter } from "./parameter.js";
 
@@ -68,7 +80,18 @@ export class Module {
   training = true;
   #buffers = new Map<string, { tensor: Tensor; persistent: boolean }>();
 
-  /** The module's computation for one input. Modules with several inputs define their own methods. */
+  constructor() {
+    // The most derived forward, bound to this module and run in a scope on every call. An own
+    // property, not enumerable (so not a member for the reflection below) and writable (tests wrap
+    // a forward to observe it); `super.forward(x)` inside an override runs in the override's scope.
+    const forward = scoped(this.forward).bind(this);
+    Object.defineProperty(this, "forward", { value: forward, writable: true, configurable: true, enumerable: false });
+  }
+
+  /**
+   * The module's computation for one input, run in a scope of its own (see above). Modules with
+   * several inputs define their own methods.
+   */
   forward(_x: Tensor): Tensor {
     throw new PftError("argument", `${this.constructor.name} has no forward(x)`);
   }
@@ -146,13 +169,11 @@ export class Module {
 
   /** The descendant at a dotted path ("" is this module); throws PftError("argument") if absent. */
   getSubmodule(path: string): Module {
-    let m: Module = this;
-    for (const part of path ? path.split(".") : []) {
+    return (path ? path.split(".") : []).reduce<Module>((m, part) => {
       const next: unknown = (m as unknown as Record<string, unknown>)[part];
       if (!Object.hasOwn(m, part) || !(next instanceof Module)) throw new PftError("argument", `no submodule '${path}'`);
-      m = next;
-    }
-    return m;
+      return next;
+    }, this);
   }
 
   /** The parameter with this state-dict key; throws PftError("argument") if absent. */

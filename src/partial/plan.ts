@@ -178,7 +178,7 @@ export function validatePlan(value: unknown, where: string, catalog?: Catalog): 
     return v as string[];
   };
   const units = names("units");
-  const trainable = names("trainable");
+  names("trainable"); // checked like "units"; the plan keeps it as read
   const counts = p.counts as Record<string, unknown> | null | undefined;
   const isCount = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
   if (typeof counts !== "object" || counts === null || !isCount(counts.trainable) || !isCount(counts.total)) {

@@ -56,11 +56,11 @@ export function borderIndex(i: number, n: number, mode: Border): number {
   if (mode === "nearest") return i < 0 ? 0 : n - 1;
   if (mode === "reflect") {
     const period = 2 * n;
-    let k = ((i % period) + period) % period;
+    const k = ((i % period) + period) % period;
     return k < n ? k : period - 1 - k;
   }
   const period = 2 * n - 2;
-  let k = ((i % period) + period) % period;
+  const k = ((i % period) + period) % period;
   return k < n ? k : period - k;
 }
 

@@ -73,8 +73,14 @@ function morph(src: Uint8Array, dst: Uint8Array, h: number, w: number, r: number
 function shrink(src: Uint8Array, dst: Uint8Array, h: number, w: number, f: number): void {
   let border = 0;
   let nb = 0;
-  for (let x = 0; x < w; x++) (border += src[x] + src[(h - 1) * w + x]), (nb += 2);
-  for (let y = 1; y < h - 1; y++) (border += src[y * w] + src[y * w + w - 1]), (nb += 2);
+  for (let x = 0; x < w; x++) {
+    border += src[x] + src[(h - 1) * w + x];
+    nb += 2;
+  }
+  for (let y = 1; y < h - 1; y++) {
+    border += src[y * w] + src[y * w + w - 1];
+    nb += 2;
+  }
   const bg = border / nb;
   const cy = (h - 1) / 2;
   const cx = (w - 1) / 2;

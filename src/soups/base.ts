@@ -13,7 +13,7 @@
 // The base must also be the ingredients' architecture: the same recorded model, and at least half
 // of their floating-point values in tensors of the same name, shape and dtype (a head
 // re-initialised for other classes is allowed to differ: see merge.ts).
-import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isFloatingDType } from "../engine/index.js";
 import { PftError } from "../errors.js";
@@ -145,7 +145,10 @@ export function checkDescent(set: IngredientSet, base: SoupBase, members: readon
       const be = base.reader.entries.get(name);
       if (!be || !isFloatingDType(e.dtype) || be.dtype !== e.dtype || be.byteLength !== e.byteLength || be.shape.some((d, i) => d !== e.shape[i])) continue;
       const n = e.shape.reduce((a, b) => a * b, 1);
-      if (bvals.length < n) (bvals = new Float64Array(n)), (xvals = new Float64Array(n));
+      if (bvals.length < n) {
+        bvals = new Float64Array(n);
+        xvals = new Float64Array(n);
+      }
       const bBytes = base.reader.bytes(name);
       // a constant tensor (fresh LayerNorm ones, zero biases) is alike in any two models: it says nothing
       if (isConstant(bBytes, e.byteLength / n)) continue;

@@ -58,7 +58,10 @@ export function evaluateEnsemble(model: VisionModel, members: readonly number[],
       let max = -Infinity;
       for (let c = 0; c < classes; c++) {
         const z = s[i * classes + c] / k;
-        if (z > max) (max = z), (best = c);
+        if (z > max) {
+          max = z;
+          best = c;
+        }
       }
       let lse = 0;
       for (let c = 0; c < classes; c++) lse += Math.exp(s[i * classes + c] / k - max);

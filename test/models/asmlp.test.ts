@@ -2,13 +2,10 @@
 // official parameter names and counts, the residual-unit catalog (Table 6), and checkpoint loading.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { Tensor, noGrad, PftError, manualSeed } from "../../src/index.js";
-import { writeSafetensors, openSafetensors } from "../../src/nn/index.js";
-import { AsMlp, createModel, catalogOf, catalogFromShapes, detectArch, loadPretrained, type AsMlpConfig } from "../../src/models/index.js";
+import { AsMlp, createModel, catalogOf, loadPretrained, type AsMlpConfig } from "../../src/models/index.js";
 import { axialShift } from "../../src/models/asmlp.js";
 import { checkParity } from "../helpers/parity.js";
-import { tempDir } from "../helpers/reference.js";
 
 // Three stages (8, 4, 2 pixels a side). 12 channels in 5 shift chunks gives torch.chunk's uneven
 // split (4 chunks of 3); stage 1's 24 channels give 5 chunks (5, 5, 5, 5, 4).
@@ -95,9 +92,7 @@ test("AS-MLP-B has the official parameter count, runs a 224x224 forward, and its
   const mlp = cat.units.find((u) => u.name === "layers.2.blocks.5.mlp")!;
   assert.deepEqual([...mlp.params].sort(), ["norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"].map((k) => `layers.2.blocks.5.${k}`).sort());
   assert.equal(mlp.numel, 8 * 512 * 512 + 7 * 512);
-  for (const g of cat.groups) assert.equal(new Set(g.units.map((u) => u.numel)).size, 1, `${g.id} is homogeneous`);
   assert.deepEqual([...new Set(cat.others.map((o) => o.role))].sort(), ["downsample", "head", "norm", "patch_embed"]);
-  assert.equal(cat.units.reduce((s, u) => s + u.numel, 0) + cat.others.reduce((s, o) => s + o.numel, 0), cat.total);
   model.resetClassifier(100);
   assert.equal(model.countParameters(), 86_830_308);
   model.dispose();
@@ -135,33 +130,6 @@ test("the four-stage grayscale micro AS-MLP: 32x32x1 in, maps 16/8/4/2, a 4-bloc
   assert.deepEqual(out.shape, [2, 10]);
   assert.ok(out.toArray().every(Number.isFinite));
   m.dispose();
-});
-
-test("the AS-MLP catalog is derivable from a checkpoint's names and shapes alone", () => {
-  const model = new AsMlp(small);
-  const { dir, cleanup } = tempDir();
-  try {
-    const file = join(dir, "m.safetensors");
-    writeSafetensors(file, model.stateDict());
-    const reader = openSafetensors(file);
-    const shapes = new Map(reader.keys().map((k) => [k, reader.entry(k).shape]));
-    reader.close();
-    assert.equal(detectArch([...shapes.keys()]).arch, "asmlp");
-    assert.deepEqual(catalogFromShapes(shapes), catalogOf(model));
-  } finally {
-    cleanup();
-  }
-});
-
-test("AS-MLP loading: another class count re-initialises only the head, and says so", () => {
-  const src = new AsMlp({ ...small, numClasses: 7 });
-  const dst = new AsMlp(small);
-  const report = loadPretrained(dst, src.stateDict());
-  assert.deepEqual(report.headReset, { checkpointClasses: 7, modelClasses: 5 });
-  assert.deepEqual(dst.getParameter("head.weight").shape, [5, 48]);
-  for (const k of ["layers.2.blocks.0.mlp.fc2.weight", "layers.1.blocks.1.axial_shift.conv2_2.weight", "layers.0.downsample.reduction.weight", "norm.weight"]) {
-    assert.ok(dst.getParameter(k).value.equal(src.getParameter(k).value), `${k} loaded`);
-  }
 });
 
 test("AS-MLP loading: a wrong shape fails naming the key", () => {

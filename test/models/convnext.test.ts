@@ -2,12 +2,11 @@
 // the residual-unit catalog (Table 6), checkpoint loading and the FB-layout checkpoint filter.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { Tensor, noGrad, PftError, manualSeed } from "../../src/index.js";
-import { writeSafetensors, openSafetensors, DropPath, Identity, type StateDict } from "../../src/nn/index.js";
-import { ConvNeXt, createModel, catalogOf, catalogFromShapes, loadPretrained, convnextCheckpointFilter, type ConvNeXtConfig } from "../../src/models/index.js";
+import { DropPath, Identity, type StateDict } from "../../src/nn/index.js";
+import { ConvNeXt, createModel, catalogOf, loadPretrained, convnextCheckpointFilter, type ConvNeXtConfig } from "../../src/models/index.js";
 import { checkParity } from "../helpers/parity.js";
-import { tempDir, assertClose } from "../helpers/reference.js";
+import { assertClose } from "../helpers/reference.js";
 import { autocastRun } from "../helpers/autocast-run.js";
 
 /** Two stages at 4x4 and 2x2 px, a downsample between them. */
@@ -77,7 +76,6 @@ test("ConvNeXt-B has timm's parameter count, runs a 224x224 forward, and its cat
   assert.equal(blk.numel, c + c * 49 + c + 2 * c + c * 4 * c + 4 * c + 4 * c * c + c);
   assert.deepEqual([...new Set(cat.others.map((o) => o.role))].sort(), ["downsample", "head", "norm", "patch_embed"]);
   assert.deepEqual(cat.others.filter((o) => o.role === "downsample").map((o) => o.name.split(".")[1]).filter((s, i, a) => a.indexOf(s) === i), ["1", "2", "3"]);
-  assert.equal(cat.units.reduce((s, u) => s + u.numel, 0) + cat.others.reduce((s, o) => s + o.numel, 0), cat.total);
   model.dispose();
 });
 
@@ -106,35 +104,6 @@ test("the forward pass as segments equals forward()", () => {
     assert.ok(h.allclose(model.forward(x), 1e-6, 1e-7));
   });
   model.dispose();
-});
-
-test("the catalog is derivable from a checkpoint's names and shapes alone", () => {
-  const model = new ConvNeXt(small);
-  const { dir, cleanup } = tempDir();
-  try {
-    const file = join(dir, "m.safetensors");
-    writeSafetensors(file, model.stateDict());
-    const reader = openSafetensors(file);
-    const shapes = new Map(reader.keys().map((k) => [k, reader.entry(k).shape]));
-    reader.close();
-    const cat = catalogFromShapes(shapes);
-    assert.equal(cat.arch, "convnext");
-    assert.deepEqual(cat, catalogOf(model));
-  } finally {
-    cleanup();
-    model.dispose();
-  }
-});
-
-test("loading: another class count re-initialises only the head, and says so", () => {
-  const src = new ConvNeXt({ ...small, numClasses: 7 });
-  const dst = new ConvNeXt(small);
-  const report = loadPretrained(dst, src.stateDict());
-  assert.deepEqual(report.headReset, { checkpointClasses: 7, modelClasses: 5 });
-  assert.deepEqual(dst.getParameter("head.fc.weight").shape, [5, 16]);
-  for (const k of ["head.norm.weight", "stages.1.blocks.1.mlp.fc2.weight", "stages.1.blocks.1.gamma", "stem.0.weight"]) {
-    assert.ok(dst.getParameter(k).value.equal(src.getParameter(k).value), `${k} loaded`);
-  }
 });
 
 test("loading: a wrong shape or another architecture fails naming the first offending key", () => {
@@ -186,10 +155,6 @@ test("checkpoint filter: an OpenCLIP trunk with a projection head", () => {
   assert.deepEqual([...out.keys()].sort(), [...src.stateDict().keys()].sort());
   assert.deepEqual(out.get("head.fc.bias")!.toArray(), [0, 0, 0, 0, 0]);
   loadPretrained(dst, clip);
-});
-
-test("unknown model names are a clear error", () => {
-  assert.throws(() => createModel("convnext_gigantic_nonexistent"), (e: unknown) => e instanceof PftError && e.code === "config" && /unknown model/.test(e.message));
 });
 
 test("under bf16 autocast a block's norm takes the conv's bf16 output straight to bf16 (fused), as PFT_FUSED_LAYER_NORM=0 in float32 then cast", () => {

@@ -2,12 +2,13 @@
 // non-strict loading, dtype conversion), freezing and parameter counts, disposal.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { cat, manualSeed, Tensor } from "../../src/engine/index.js";
+import { cat, liveTensors, manualSeed, scope, scoped, Tensor } from "../../src/engine/index.js";
 import { PftError } from "../../src/errors.js";
 import {
   Conv2d,
   DropPath,
   GELU,
+  Identity,
   LayerNorm,
   Linear,
   Module,
@@ -297,5 +298,94 @@ describe("ownership", () => {
     const lin = new Linear(2, 2);
     assert.throws(() => lin.registerBuffer("weight", Tensor.zeros([1])), (e: PftError) => e.code === "argument");
     assert.throws(() => lin.registerBuffer("a.b", Tensor.zeros([1])), (e: PftError) => e.code === "argument");
+  });
+});
+
+describe("forward owns its scope", () => {
+  const x = () => Tensor.randn([2, 3, DIM]).keep();
+
+  test("called outside any scope, a forward frees its intermediates on return and only the output survives", () => {
+    const m = new Attention();
+    const input = x();
+    const before = liveTensors();
+    const y = m.forward(input); // qkv, q, k, v, scores, attn, attn @ v: all made inside
+    assert.equal(liveTensors() - before, 1);
+    assert.deepEqual(y.shape, [2, 3, DIM]);
+    y.dispose();
+    assert.ok(!Object.keys(m).includes("forward"), "forward is not a member for reflection");
+    assert.deepEqual(
+      m.namedParameters().map((n) => n.name),
+      ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias"],
+    );
+  });
+
+  test("inside a scope the output moves to it; the graph survives the freed intermediates", () => {
+    const m = new Attention();
+    const input = x();
+    const before = liveTensors();
+    const grad = scope(() => {
+      const loss = m.forward(input).sum();
+      loss.backward();
+      return m.qkv.weight.grad!.abs().sum().item();
+    });
+    assert.ok(grad > 0, "qkv got a gradient through the disposed intermediates' graph");
+    assert.equal(liveTensors() - before, 0, "nothing outlives the scope but the gradients the parameters hold");
+  });
+
+  test("a forward that throws frees what it made; one that returns its input leaves it alone", () => {
+    class Failing extends Module {
+      override forward(t: Tensor): Tensor {
+        t.mul(2).add(1);
+        throw new PftError("shape", "boom");
+      }
+    }
+    const input = x();
+    const before = liveTensors();
+    assert.throws(() => new Failing().forward(input), (e: PftError) => e.code === "shape");
+    assert.equal(liveTensors(), before);
+    assert.equal(new Identity().forward(input), input);
+    assert.ok(!input.isDisposed);
+  });
+
+  test("super.forward runs inside the override's scope, and a reassigned forward is what runs", () => {
+    class Doubled extends Attention {
+      override forward(t: Tensor): Tensor {
+        return super.forward(t).mul(2);
+      }
+    }
+    manualSeed(4);
+    const m = new Doubled();
+    const input = x();
+    const before = liveTensors();
+    const y = m.forward(input);
+    assert.equal(liveTensors() - before, 1);
+    const plain = scope(() => Attention.prototype.forward.call(m, input).mul(2));
+    assert.ok(y.equal(plain));
+    const seen: number[][] = [];
+    const inner = m.forward;
+    m.forward = (t: Tensor) => (seen.push(t.shape), inner(t));
+    m.forward(input).dispose();
+    assert.deepEqual(seen, [[2, 3, DIM]]);
+  });
+
+  test("@scoped gives any method (or function) a scope of its own, with `this` and the arguments intact", () => {
+    class Branches extends Module {
+      lin = new Linear(DIM, DIM);
+      @scoped
+      branch(t: Tensor, scale: number): Tensor {
+        return this.lin.forward(t.mul(scale).relu()).add(t);
+      }
+    }
+    const m = new Branches();
+    const input = x();
+    const before = liveTensors();
+    const y = m.branch(input, 3);
+    assert.equal(liveTensors() - before, 1);
+    const expected = scope(() => m.lin.forward(input.mul(3).relu()).add(input));
+    assert.ok(y.allclose(expected));
+    const f = scoped((t: Tensor) => t.exp().log().add(1));
+    const z = f(input);
+    assert.equal(liveTensors() - before, 3);
+    assert.ok(z.allclose(input.add(1), 1e-5, 1e-5));
   });
 });

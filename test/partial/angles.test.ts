@@ -75,7 +75,11 @@ test("the naive acos of the cosine is what loses tiny angles (the reason for Kah
       const a = u.params.flatMap((p) => [...pair.preValues.get(p)!]);
       const b = u.params.flatMap((p) => [...pair.ftValues.get(p)!]);
       let ab = 0, aa = 0, bb = 0;
-      for (let i = 0; i < a.length; i++) (ab += a[i] * b[i]), (aa += a[i] * a[i]), (bb += b[i] * b[i]);
+      for (let i = 0; i < a.length; i++) {
+        ab += a[i] * b[i];
+        aa += a[i] * a[i];
+        bb += b[i] * b[i];
+      }
       const naive = toDegrees(Math.acos(Math.min(1, ab / Math.sqrt(aa * bb))));
       const want = pair.expected.get(u.name)!;
       naiveWorst = Math.max(naiveWorst, Math.abs(naive - want) / want);

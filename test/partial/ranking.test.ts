@@ -17,7 +17,10 @@ function directTauB(x: number[], y: number[]): number {
       const sy = Math.sign(y[i] - y[j]);
       if (sx === 0) tx++;
       if (sy === 0) ty++;
-      if (sx !== 0 && sy !== 0) (sx === sy ? c++ : d++);
+      if (sx !== 0 && sy !== 0) {
+        if (sx === sy) c++;
+        else d++;
+      }
     }
   }
   const n0 = (n * (n - 1)) / 2;
