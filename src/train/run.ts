@@ -13,7 +13,8 @@ import { trainConfig, type TrainConfig } from "./config.js";
 import { buildLoaders } from "./pipeline.js";
 import { train, type TrainResult } from "./trainer.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
-import { writeJsonAtomic } from "./checkpoint.js";
+import { writeFileAtomic, writeJsonAtomic } from "./checkpoint.js";
+import { mkdirSync } from "node:fs";
 import { createProgress, type Progress } from "./progress.js";
 
 export interface RunOptions {
@@ -48,6 +49,8 @@ export interface RunOptions {
   resume?: boolean;
   log?: (line: string) => void;
   progress?: Progress;
+  /** The resolved options as YAML (the CLI's), written as OUT/args.yaml once the run is set up (timm's file). */
+  args?: string;
 }
 
 export interface RunResult {
@@ -120,6 +123,10 @@ export function runTraining(o: RunOptions): RunResult {
   const trainableCount = peft ? trained.countParameters({ trainableOnly: true }) : plan!.counts.trainable;
   log(`model: ${modelName}, ${trained.countParameters().toLocaleString("en")} parameters, ${trainableCount.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
 
+  if (o.args !== undefined) {
+    mkdirSync(o.out, { recursive: true });
+    writeFileAtomic(join(o.out, "args.yaml"), o.args);
+  }
   const result = train({
     model: trained,
     trainable: peft ? peft.trainable : plan!.strategy === "full" ? "all" : plan!.trainable,
