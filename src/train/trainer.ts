@@ -15,6 +15,7 @@ import { lrSchedule, trainBudget, type TrainBudget, type TrainConfig } from "./c
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { forwardPartial } from "./forward.js";
 import { createProgress, type Progress } from "./progress.js";
+import { writeTracking } from "./tracking.js";
 
 export interface Batch {
   /** float32 images [B, C, H, W] */
@@ -201,6 +202,7 @@ export function train(job: TrainJob): TrainResult {
     progress.end(`loss ${record.trainLoss.toFixed(4)}${val ? `, val acc ${(val.acc * 100).toFixed(2)}%` : ""}`);
     if (job.outDir) {
       appendMetrics(job.outDir, record);
+      writeTracking(job.outDir); // summary.csv and the TensorBoard event file
       const optState = opt.stateDict();
       const { tensors, ...optMeta } = optState;
       const optTensors = new Map(Object.entries(tensors));
