@@ -10,7 +10,8 @@ import { openSafetensors, readSafetensors, writeSafetensors } from "../nn/index.
 import { planForStrategy, loadPlan, parseStrategy, type Plan } from "../partial/index.js";
 import { applyMethod, methodMetadata, type MethodSpec, type Peft } from "../peft/index.js";
 import { trainConfig, type TrainConfig } from "./config.js";
-import { buildLoaders } from "./pipeline.js";
+import { buildLoaders, inputNormalization } from "./pipeline.js";
+import { writeInteropFiles } from "./model-card.js";
 import { train, type TrainResult } from "./trainer.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { writeFileAtomic, writeJsonAtomic } from "./checkpoint.js";
@@ -141,6 +142,7 @@ export function runTraining(o: RunOptions): RunResult {
   const test = evaluate(trained, loaders.test, cfg.precision === "bf16");
   const out: RunResult = { out: o.out, model: modelName, strategy, ...(peft ? { method: peft.spec } : {}), seed: cfg.seed, trainable: result.trainable, total: result.total, budget: result.budget, best: result.best, test, epochs: result.epochs };
   writeJsonAtomic(join(o.out, "result.json"), out);
+  writeInteropFiles({ out: o.out, model: modelName, numClasses, labels: splits.train.classes, inChans: model.inChans, imageSize: model.imageSize, ...inputNormalization(model), classifierKeys: model.classifierKeys(), data: o.data, baseWeights: pretrained?.file, strategy, trainable: result.trainable, total: result.total, trainableTensors: trained.trainableParameters().length, seed: cfg.seed, testAcc: test.acc, testN: test.n, bestVal: result.best, steps: result.budget.steps, epochs: result.budget.epochs });
   log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, "model.safetensors")}`);
   if (peft && o.merge) {
     const merged = peft.merge();
