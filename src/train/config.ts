@@ -33,6 +33,8 @@ export interface TrainConfig {
   seed: number;
   /** Decay of an exponential moving average of the weights, evaluated instead of the raw weights; 0 disables. */
   ema: number;
+  /** Layer-wise lr decay (timm's --layer-decay): layer i's lr is scaled by layerDecay^(L-1-i); null/absent: off. */
+  layerDecay?: number | null;
 }
 
 export const TRAIN_DEFAULTS: TrainConfig = {
@@ -69,6 +71,7 @@ const RANGES: Record<keyof TrainConfig, (v: unknown) => boolean> = {
   precision: (v) => v === "bf16" || v === "fp32",
   seed: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
   ema: (v) => typeof v === "number" && v >= 0 && v < 1,
+  layerDecay: (v) => typeof v === "number" && v > 0 && v <= 1,
 };
 
 /** Defaults overridden by `overrides`; throws PftError("config") on unknown keys or bad values. */
@@ -77,7 +80,7 @@ export function trainConfig(overrides: Record<string, unknown> = {}): TrainConfi
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) continue;
     // null unsets the optional lengths; leaving the key out keeps older runs' fingerprints (resume) unchanged.
-    if (v === null && (k === "steps" || k === "warmupSteps")) continue;
+    if (v === null && (k === "steps" || k === "warmupSteps" || k === "layerDecay")) continue;
     if (!(k in RANGES)) throw new PftError("config", `unknown training option '${k}'`);
     if (!RANGES[k as keyof TrainConfig](v)) throw new PftError("config", `invalid value for training option '${k}': ${JSON.stringify(v)}`);
     cfg[k] = v;

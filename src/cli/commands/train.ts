@@ -28,6 +28,7 @@ const trainingFlags: FlagSpecs = {
   mixup: { type: "number", default: 0, help: "mixup alpha (0: off)" },
   cutmix: { type: "number", default: 0, help: "cutmix alpha (0: off)" },
   ema: { type: "number", default: 0, help: "EMA decay of the weights (0: off)" },
+  "layer-decay": { type: "number", help: "layer-wise lr decay D in (0, 1] (timm's): block i of L trains at lr * D^(L-1-i), the head at lr" },
   precision: { type: "string", help: "bf16 (default where the CPU has native bf16) or fp32" },
   seed: { type: "integer", default: 0, help: "seed of initialisation, data order, augmentation and dropout" },
   val: { type: "number", default: 0.1, help: "fraction of the training split held out for validation" },
@@ -58,6 +59,7 @@ function configFrom(f: FlagValues): Partial<TrainConfig> {
     mixup: f.mixup as number,
     cutmix: f.cutmix as number,
     ema: f.ema as number,
+    layerDecay: f["layer-decay"] as number | undefined,
     precision: f.precision as TrainConfig["precision"] | undefined,
     seed: f.seed as number,
   };
