@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { PftError } from "../errors.js";
 import { parseArgs, flagsHelp } from "./args.js";
+import { CONFIG_FLAG, parseWithConfig } from "./config-file.js";
 import { commands } from "./commands/index.js";
 
 function version(): string {
@@ -34,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`usage: ${cmd.usage}\n\n${cmd.summary}\n\noptions:\n${flagsHelp(cmd.flags)}`);
     return 0;
   }
-  const { positionals, flags } = parseArgs(rest, cmd.flags);
+  const { positionals, flags } = CONFIG_FLAG in cmd.flags ? parseWithConfig(rest, cmd.flags) : parseArgs(rest, cmd.flags);
   await cmd.run(positionals, flags);
   return 0;
 }

@@ -5,3 +5,4 @@ export { SGD, type SGDOptions } from "./sgd.js";
 export { OptimizerGroup, paramGroupsWeightDecay, type ParamGroup } from "./param-groups.js";
 export { clipGradNorm } from "./clip.js";
 export { warmupCosine, constantLr, lrAt, checkSchedule, type LrSchedule, type WarmupCosineSchedule, type ConstantSchedule } from "./schedule.js";
+export { layerIds, layerDecayScales, paramGroupsLayerDecay } from "./layer-decay.js";

@@ -291,7 +291,11 @@ export function resolveValSplit(items: readonly Ingredient[], o: SplitOverrides)
     return known[0]?.v;
   };
   const data = o.data ?? agreed("data", "dataset");
-  if (!data) throw new PftError("config", `${items[0].path} does not record its dataset: pass --data`);
+  if (!data) {
+    // A uniform soup needs data only to be evaluated: say so, as --no-eval averages without any.
+    const noEval = o.method === "greedy" ? "" : " (or --no-eval to average without evaluating)";
+    throw new PftError("config", `${items[0].path} does not record its dataset: pass --data${noEval}`);
+  }
   const val = o.val ?? agreed("val", "validation fraction") ?? 0.1;
   if (!(val > 0)) throw new PftError("config", `the validation split must be a fraction in (0, 1) or a count, got ${val}`);
   let seed = o.seed;

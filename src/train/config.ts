@@ -38,6 +38,8 @@ export interface TrainConfig {
   autoAugment?: string | null;
   /** Random-erasing probability (timm's re_prob, mode 'pixel'); 0/absent: none. */
   reprob?: number;
+  /** Layer-wise lr decay (timm's --layer-decay): layer i's lr is scaled by layerDecay^(L-1-i); null/absent: off. */
+  layerDecay?: number | null;
 }
 
 export const TRAIN_DEFAULTS: TrainConfig = {
@@ -76,6 +78,7 @@ const RANGES: Record<keyof TrainConfig, (v: unknown) => boolean> = {
   ema: (v) => typeof v === "number" && v >= 0 && v < 1,
   autoAugment: (v) => typeof v === "string" && (parseRandAugment(v), true), // a bad string gets the parser's own message
   reprob: (v) => typeof v === "number" && v >= 0 && v <= 1,
+  layerDecay: (v) => typeof v === "number" && v > 0 && v <= 1,
 };
 
 
@@ -85,7 +88,7 @@ export function trainConfig(overrides: Record<string, unknown> = {}): TrainConfi
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) continue;
     // null unsets the optional lengths; leaving the key out keeps older runs' fingerprints (resume) unchanged.
-    if (v === null && (k === "steps" || k === "warmupSteps" || k === "autoAugment")) continue;
+    if (v === null && (k === "steps" || k === "warmupSteps" || k === "autoAugment" || k === "layerDecay")) continue;
     if (!(k in RANGES)) throw new PftError("config", `unknown training option '${k}'`);
     if (!RANGES[k as keyof TrainConfig](v)) throw new PftError("config", `invalid value for training option '${k}': ${JSON.stringify(v)}`);
     cfg[k] = v;

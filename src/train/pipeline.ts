@@ -18,11 +18,15 @@ function inputTransforms(ds: ImageDataset, model: VisionModel): BatchTransform[]
   return t;
 }
 
+/** The per-channel mean/std images are normalised with (recorded in a run's config.json, as timm's pretrained_cfg). */
+export function inputNormalization(model: VisionModel): { mean: readonly number[]; std: readonly number[] } {
+  return model.inChans === 1 ? { mean: [0.5], std: [0.5] } : { mean: INCEPTION_MEAN, std: INCEPTION_STD };
+}
+
 function finishTransforms(ds: ImageDataset, model: VisionModel): BatchTransform[] {
   const t: BatchTransform[] = [];
   if (ds.height !== model.imageSize || ds.width !== model.imageSize) t.push(resize(model.imageSize));
-  const mean = model.inChans === 1 ? [0.5] : INCEPTION_MEAN;
-  const std = model.inChans === 1 ? [0.5] : INCEPTION_STD;
+  const { mean, std } = inputNormalization(model);
   t.push(normalize(mean, std));
   return t;
 }

@@ -10,10 +10,12 @@ import { openSafetensors, readSafetensors, writeSafetensors } from "../nn/index.
 import { planForStrategy, loadPlan, parseStrategy, type Plan } from "../partial/index.js";
 import { applyMethod, methodMetadata, type MethodSpec, type Peft } from "../peft/index.js";
 import { trainConfig, type TrainConfig } from "./config.js";
-import { buildLoaders } from "./pipeline.js";
+import { buildLoaders, inputNormalization } from "./pipeline.js";
+import { writeInteropFiles } from "./model-card.js";
 import { train, type TrainResult } from "./trainer.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
-import { writeJsonAtomic } from "./checkpoint.js";
+import { writeFileAtomic, writeJsonAtomic } from "./checkpoint.js";
+import { mkdirSync } from "node:fs";
 import { createProgress, type Progress } from "./progress.js";
 
 export interface RunOptions {
@@ -48,6 +50,8 @@ export interface RunOptions {
   resume?: boolean;
   log?: (line: string) => void;
   progress?: Progress;
+  /** The resolved options as YAML (the CLI's), written as OUT/args.yaml once the run is set up (timm's file). */
+  args?: string;
 }
 
 export interface RunResult {
@@ -120,6 +124,10 @@ export function runTraining(o: RunOptions): RunResult {
   const trainableCount = peft ? trained.countParameters({ trainableOnly: true }) : plan!.counts.trainable;
   log(`model: ${modelName}, ${trained.countParameters().toLocaleString("en")} parameters, ${trainableCount.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
 
+  if (o.args !== undefined) {
+    mkdirSync(o.out, { recursive: true });
+    writeFileAtomic(join(o.out, "args.yaml"), o.args);
+  }
   const result = train({
     model: trained,
     trainable: peft ? peft.trainable : plan!.strategy === "full" ? "all" : plan!.trainable,
@@ -134,6 +142,7 @@ export function runTraining(o: RunOptions): RunResult {
   const test = evaluate(trained, loaders.test, cfg.precision === "bf16");
   const out: RunResult = { out: o.out, model: modelName, strategy, ...(peft ? { method: peft.spec } : {}), seed: cfg.seed, trainable: result.trainable, total: result.total, budget: result.budget, best: result.best, test, epochs: result.epochs };
   writeJsonAtomic(join(o.out, "result.json"), out);
+  writeInteropFiles({ out: o.out, model: modelName, numClasses, labels: splits.train.classes, inChans: model.inChans, imageSize: model.imageSize, ...inputNormalization(model), classifierKeys: model.classifierKeys(), data: o.data, baseWeights: pretrained?.file, strategy, trainable: result.trainable, total: result.total, trainableTensors: trained.trainableParameters().length, seed: cfg.seed, testAcc: test.acc, testN: test.n, bestVal: result.best, steps: result.budget.steps, epochs: result.budget.epochs });
   log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, "model.safetensors")}`);
   if (peft && o.merge) {
     const merged = peft.merge();

@@ -9,12 +9,13 @@ import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, type 
 import { PftError } from "../errors.js";
 import type { VisionModel } from "../models/index.js";
 import { readSafetensors, writeSafetensors, type NamedParameter } from "../nn/index.js";
-import { AdamW, clipGradNorm, paramGroupsWeightDecay, warmupCosine } from "../optim/index.js";
+import { AdamW, clipGradNorm, paramGroupsLayerDecay, paramGroupsWeightDecay, warmupCosine } from "../optim/index.js";
 import { appendMetrics, loadCheckpoint, saveCheckpoint, truncateMetrics, writeJsonAtomic } from "./checkpoint.js";
 import { lrSchedule, trainBudget, type TrainBudget, type TrainConfig } from "./config.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { forwardPartial } from "./forward.js";
 import { createProgress, type Progress } from "./progress.js";
+import { writeTracking } from "./tracking.js";
 
 export interface Batch {
   /** float32 images [B, C, H, W] */
@@ -92,7 +93,8 @@ export function train(job: TrainJob): TrainResult {
   }
   const trainable = model.trainableParameters();
   if (trainable.length === 0) throw new PftError("config", "no parameter is trainable: nothing to fine-tune");
-  const opt = new AdamW(paramGroupsWeightDecay(trainable, cfg.weightDecay, model.noWeightDecay()), { lr: cfg.lr, weightDecay: cfg.weightDecay });
+  const groups = cfg.layerDecay != null ? paramGroupsLayerDecay(model.arch, model.namedParameters(), cfg.weightDecay, model.noWeightDecay(), cfg.layerDecay) : paramGroupsWeightDecay(trainable, cfg.weightDecay, model.noWeightDecay());
+  const opt = new AdamW(groups, { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const ema = cfg.ema > 0 ? new Ema(trainable, cfg.ema) : null;
   const budget = trainBudget(cfg, job.train.stepsPerEpoch);
   const schedule = lrSchedule(cfg, budget);
@@ -201,6 +203,7 @@ export function train(job: TrainJob): TrainResult {
     progress.end(`loss ${record.trainLoss.toFixed(4)}${val ? `, val acc ${(val.acc * 100).toFixed(2)}%` : ""}`);
     if (job.outDir) {
       appendMetrics(job.outDir, record);
+      writeTracking(job.outDir); // summary.csv and the TensorBoard event file
       const optState = opt.stateDict();
       const { tensors, ...optMeta } = optState;
       const optTensors = new Map(Object.entries(tensors));

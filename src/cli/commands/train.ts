@@ -8,8 +8,10 @@ import { applyMethod, methodFromMetadata, methodSpec, type MethodSpec } from "..
 import type { FlagSpecs, FlagValues } from "../args.js";
 import type { Command } from "../command.js";
 import { robustnessFlags, runRobustEval } from "./robust.js";
+import { argsYaml } from "../config-file.js";
 
 const trainingFlags: FlagSpecs = {
+  config: { type: "string", help: "a YAML or JSON file of these options (keys: option names); command-line options override it" },
   data: { type: "string", help: "dataset: mnist, fashion-mnist, digits, cifar10:DIR, cifar100:DIR, folder:DIR" },
   out: { type: "string", help: "run directory (checkpoints, metrics, weights, result.json)" },
   // epochs and warmup-epochs have no parser default, so an explicit one can be told apart from --steps / --warmup-steps.
@@ -28,6 +30,7 @@ const trainingFlags: FlagSpecs = {
   ema: { type: "number", default: 0, help: "EMA decay of the weights (0: off)" },
   aa: { type: "string", help: "RandAugment as timm's config string, e.g. rand-m9-mstd0.5-inc1 (default: none)" },
   reprob: { type: "number", help: "random-erasing probability, timm's mode 'pixel' (default 0: off)" },
+  "layer-decay": { type: "number", help: "layer-wise lr decay D in (0, 1] (timm's): block i of L trains at lr * D^(L-1-i), the head at lr" },
   precision: { type: "string", help: "bf16 (default where the CPU has native bf16) or fp32" },
   seed: { type: "integer", default: 0, help: "seed of initialisation, data order, augmentation and dropout" },
   val: { type: "number", default: 0.1, help: "fraction of the training split held out for validation" },
@@ -60,6 +63,7 @@ function configFrom(f: FlagValues): Partial<TrainConfig> {
     ema: f.ema as number,
     autoAugment: f.aa as string | undefined,
     reprob: f.reprob as number | undefined,
+    layerDecay: f["layer-decay"] as number | undefined,
     precision: f.precision as TrainConfig["precision"] | undefined,
     seed: f.seed as number,
   };
@@ -98,7 +102,7 @@ const need = (f: FlagValues, name: string): string => {
   return v;
 };
 
-function runCommand(f: FlagValues, extra: { model?: string; from?: string; strategy?: string; plan?: string; method?: MethodSpec; merge?: boolean }): void {
+function runCommand(f: FlagValues, specs: FlagSpecs, extra: { model?: string; from?: string; strategy?: string; plan?: string; method?: MethodSpec; merge?: boolean }): void {
   const result = runTraining({
     data: need(f, "data"),
     out: need(f, "out"),
@@ -108,6 +112,7 @@ function runCommand(f: FlagValues, extra: { model?: string; from?: string; strat
     trainPerClass: f["train-per-class"] as number | undefined,
     dropPath: f["drop-path"] as number | undefined,
     config: configFrom(f),
+    args: argsYaml(f, specs),
     resume: !f["no-resume"],
     log: f.quiet ? () => {} : undefined,
     progress: f.quiet ? { start() {}, tick() {}, end() {} } : undefined,
@@ -120,7 +125,7 @@ export const pretrain: Command = {
   usage: "pft pretrain --model vit_micro_patch4_28 --data fashion-mnist --out runs/pre [--epochs 10 | --steps N] [--seed 0] ...",
   flags: { model: { type: "string", help: "registered model (pft models)" }, ...trainingFlags },
   run(_p, f) {
-    runCommand(f, { model: need(f, "model") });
+    runCommand(f, pretrain.flags, { model: need(f, "model") });
   },
 };
 
@@ -142,7 +147,7 @@ export const finetune: Command = {
   run(_p, f) {
     const method = methodFrom(f);
     if (method && (f.strategy !== undefined || f.plan !== undefined)) throw new PftError("argument", "--method replaces --strategy and --plan: give one of them");
-    runCommand(f, { from: need(f, "from"), model: f.model as string | undefined, strategy: f.strategy as string | undefined, plan: f.plan as string | undefined, method, merge: f.merge === true });
+    runCommand(f, finetune.flags, { from: need(f, "from"), model: f.model as string | undefined, strategy: f.strategy as string | undefined, plan: f.plan as string | undefined, method, merge: f.merge === true });
   },
 };
 
