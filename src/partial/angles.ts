@@ -21,6 +21,7 @@ import { PftError } from "../errors.js";
 import { buildCatalog, detectArch, type Catalog, type ResidualUnit } from "../models/index.js";
 import { naturalCompare } from "../models/catalog.js";
 import { openWeights, type WeightSource } from "./weights.js";
+import type { ReadOptions } from "../nn/index.js";
 
 export type Vector = ArrayLike<number>;
 
@@ -231,10 +232,13 @@ export function anglesOf(pre: WeightSource, ft: WeightSource): AngleReport {
 }
 
 /** The fine-tuned angle of every unit between a pretrained and a fine-tuned checkpoint (paths). */
-export function computeAngles(pretrained: string, finetuned: string): AngleReport {
-  using pre = openWeights(pretrained);
-  using ft = openWeights(finetuned);
-  return anglesOf(pre, ft);
+export function computeAngles(pretrained: string, finetuned: string, options: ReadOptions = {}): AngleReport {
+  using pre = openWeights(pretrained, options);
+  using ft = openWeights(finetuned, options);
+  const report = anglesOf(pre, ft);
+  pre.checkUnread();
+  ft.checkUnread();
+  return report;
 }
 
 /** Unit name -> angle in degrees. */

@@ -29,11 +29,14 @@ const int = (n: number): string => n.toLocaleString("en-US");
 
 export const angles: Command = {
   summary: "fine-tuned angle of every residual unit between two checkpoints (Eq. 2)",
-  usage: "pft angles PRETRAINED FINETUNED [--json]",
-  flags: { json: { type: "boolean", help: 'print {"units": [{name, kind, stage, index, params, angle}]}, angles in degrees' } },
+  usage: "pft angles PRETRAINED FINETUNED [--json] [--allow-nonfinite]",
+  flags: {
+    json: { type: "boolean", help: 'print {"units": [{name, kind, stage, index, params, angle}]}, angles in degrees' },
+    "allow-nonfinite": { type: "boolean", help: "forensics: read NaN/Inf weights instead of refusing the file (a unit holding them still has no angle)" },
+  },
   run(p, f) {
     if (p.length !== 2) throw new PftError("argument", `angles takes two checkpoints, PRETRAINED FINETUNED (got ${p.length} arguments)`);
-    const report = computeAngles(p[0], p[1]);
+    const report = computeAngles(p[0], p[1], { allowNonfinite: f["allow-nonfinite"] === true });
     if (f.json) {
       console.log(JSON.stringify({ units: report.units.map(({ name, kind, stage, index, params, angle }) => ({ name, kind, stage, index, params, angle })) }, null, 2));
       return;

@@ -153,10 +153,11 @@ export const evalCommand: Command = {
     "batch-size": { type: "integer", default: 256, help: "images per batch" },
     seed: { type: "integer", default: 0, help: "seed of the validation split" },
     json: { type: "boolean", help: "print JSON" },
+    "allow-nonfinite": { type: "boolean", help: "forensics: evaluate weights holding NaN/Inf instead of refusing them" },
     ...robustnessFlags,
   },
   run(_p, f) {
-    const w = readWeights(need(f, "ckpt"));
+    const w = readWeights(need(f, "ckpt"), { allowNonfinite: f["allow-nonfinite"] === true });
     const modelName = (f.model as string | undefined) ?? w.metadata.model;
     const data = (f.data as string | undefined) ?? w.metadata.dataset;
     if (!modelName) throw new PftError("config", `${w.file} does not record its model: pass --model`);
