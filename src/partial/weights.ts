@@ -73,6 +73,7 @@ class SafetensorsWeights implements WeightSource {
       const e = reader.entry(k);
       if (isFloatingDType(e.dtype)) shapes.set(k, e.shape);
     }
+    if (shapes.size === 0) throw new PftError("checkpoint", `${path}: holds no floating-point tensors (not model weights)`);
     this.shapes = shapes;
   }
 

@@ -8,6 +8,7 @@
 //
 // Validation is a held-out split of the training data, the one the runs used: dataset, seed and
 // fraction come from what the runs recorded (or the options), never the test set.
+import { assertReplaceableReport } from "./overwrite.js";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { engineInfo } from "../engine/index.js";
@@ -107,6 +108,7 @@ export function makeSoup(o: SoupOptions): SoupReport {
   if (o.method !== "uniform" && o.method !== "greedy") throw new PftError("argument", `unknown soup method '${String(o.method)}' (uniform or greedy)`);
   const doEval = o.evaluate ?? true;
   if (!doEval && o.method === "greedy") throw new PftError("argument", "a greedy soup chooses its ingredients by validation accuracy: it cannot skip evaluation");
+  assertReplaceableReport(soupReportPath(o.out), o.out);
   using set = openIngredients(o.checkpoints);
   mkdirSync(dirname(resolve(o.out)), { recursive: true }); // before any evaluation, which can take long
 

@@ -96,6 +96,7 @@ export function runTraining(o: RunOptions): RunResult {
   const splits = loadDataset(o.data, { seed: splitSeed, val: o.val ?? 0.1, trainPerClass: o.trainPerClass });
   log(`data: ${describeDataset(splits.train)}; ${splits.val ? describeDataset(splits.val) + "; " : ""}${describeDataset(splits.test)}`);
   const numClasses = splits.train.classes.length;
+  if (numClasses < 2) throw new PftError("data", `${o.data}: ${describeDataset(splits.train)}: a classifier needs at least two classes`);
   // The seed covers initialisation too: a from-scratch model, a re-initialised head and a
   // method's new parameters are drawn from it, so the same command gives the same weights.
   manualSeed(cfg.seed);

@@ -8,6 +8,7 @@ import { applyMethod, methodFromMetadata, methodSpec, type MethodSpec } from "..
 import type { FlagSpecs, FlagValues } from "../args.js";
 import type { Command } from "../command.js";
 import { robustnessFlags, runRobustEval } from "./robust.js";
+import { validateTrainingFlags } from "../validate.js";
 
 const trainingFlags: FlagSpecs = {
   data: { type: "string", help: "dataset: mnist, fashion-mnist, digits, cifar10:DIR, cifar100:DIR, folder:DIR" },
@@ -37,6 +38,7 @@ const trainingFlags: FlagSpecs = {
 };
 
 function configFrom(f: FlagValues): Partial<TrainConfig> {
+  validateTrainingFlags(f);
   for (const [a, b] of [["steps", "epochs"], ["warmup-steps", "warmup-epochs"]]) {
     if (f[a] !== undefined && f[b] !== undefined) throw new PftError("argument", `--${a} and --${b} exclude each other: give one`);
   }
