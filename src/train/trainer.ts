@@ -14,6 +14,7 @@ import { appendMetrics, loadCheckpoint, saveCheckpoint, truncateMetrics, writeJs
 import { lrSchedule, trainBudget, type TrainBudget, type TrainConfig } from "./config.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { forwardPartial } from "./forward.js";
+import { assertGoodEpoch } from "./guard.js";
 import { createProgress, type Progress } from "./progress.js";
 
 export interface Batch {
@@ -180,6 +181,7 @@ export function train(job: TrainJob): TrainResult {
 
     // ---- evaluate, keep the best, checkpoint
     const val: EvalResult | null = job.val ? withEma(ema, () => evaluate(model, job.val!, bf16)) : null;
+    withEma(ema, () => assertGoodEpoch(model, val, epoch + 1, job.outDir && existsSync(join(job.outDir, "latest.json")) ? `; the last good checkpoint is kept in ${job.outDir}` : ""));
     if (val && (!best || val.acc > best.acc)) {
       best = { epoch: epoch + 1, acc: val.acc, loss: val.loss };
       if (job.outDir) withEma(ema, () => writeSafetensors(join(job.outDir!, "best.safetensors"), model.stateDict(), weightsMetadata(job)));
