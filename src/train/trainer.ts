@@ -4,7 +4,7 @@
 // evaluate, keep the best, checkpoint atomically. A run lasts `epochs`, or exactly `steps`
 // optimizer steps: then the last epoch stops part-way and is evaluated and checkpointed as usual.
 import { join } from "node:path";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, type Tensor } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import type { VisionModel } from "../models/index.js";
@@ -15,6 +15,7 @@ import { lrSchedule, trainBudget, type TrainBudget, type TrainConfig } from "./c
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { forwardPartial } from "./forward.js";
 import { assertGoodEpoch } from "./guard.js";
+import { acquireRunLock } from "./lock.js";
 import { createProgress, type Progress } from "./progress.js";
 
 export interface Batch {
@@ -103,7 +104,17 @@ export function train(job: TrainJob): TrainResult {
   let startEpoch = 0;
   let globalStep = 0;
   let best: TrainResult["best"] = null;
+  /** Epochs trained by earlier processes of a resumed run (from metrics.jsonl). */
+  let previous: EpochRecord[] = [];
   if (job.outDir) mkdirSync(job.outDir, { recursive: true });
+  const lock = job.outDir ? acquireRunLock(job.outDir) : null; // one process per directory; dead writers' temp files go
+  try {
+    return trainLocked();
+  } finally {
+    lock?.release();
+  }
+
+  function trainLocked(): TrainResult {
   const resumed = job.outDir && job.resume ? loadCheckpoint(job.outDir) : null;
   if (resumed) {
     if (resumed.state.fingerprint !== fingerprint) {
@@ -115,8 +126,10 @@ export function train(job: TrainJob): TrainResult {
     setRngState(Buffer.from(resumed.state.rng, "base64"));
     ({ epoch: startEpoch, globalStep, best } = resumed.state);
     truncateMetrics(job.outDir!, startEpoch);
+    previous = readMetrics(job.outDir!);
     for (const m of [resumed.model, resumed.optimizer, resumed.ema]) m?.forEach((t) => t.dispose());
   } else if (job.outDir) {
+    truncateMetrics(job.outDir, 0); // a fresh start: lines of earlier, killed attempts go
     writeJsonAtomic(join(job.outDir, "run.json"), {
       ...job.describe,
       config: cfg,
@@ -232,7 +245,7 @@ export function train(job: TrainJob): TrainResult {
   opt.dispose();
   ema?.dispose();
   return {
-    epochs: records,
+    epochs: [...previous, ...records],
     best,
     trainable: model.countParameters({ trainableOnly: true }),
     total: model.countParameters(),
@@ -240,9 +253,18 @@ export function train(job: TrainJob): TrainResult {
     halted,
   };
 
+  }
+
   function withEma<T>(e: Ema | null, fn: () => T): T {
     return e ? e.swapped(fn) : fn();
   }
+}
+
+/** The epoch records of metrics.jsonl, in order. */
+function readMetrics(dir: string): EpochRecord[] {
+  const path = join(dir, "metrics.jsonl");
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochRecord);
 }
 
 function weightsMetadata(job: TrainJob): Record<string, string> {
