@@ -5,7 +5,7 @@
 // optimizer steps: then the last epoch stops part-way and is evaluated and checkpointed as usual.
 import { join } from "node:path";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, type Tensor } from "../engine/index.js";
+import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, engineInfo, type Tensor } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import type { VisionModel } from "../models/index.js";
 import { readSafetensors, writeSafetensors, type NamedParameter } from "../nn/index.js";
@@ -120,6 +120,7 @@ export function train(job: TrainJob): TrainResult {
     if (resumed.state.fingerprint !== fingerprint) {
       throw new PftError("config", `cannot resume ${job.outDir}: it was started with a different configuration, model, data or plan`);
     }
+    assertSameThreads(job.outDir!);
     model.loadStateDict(resumed.model);
     opt.loadStateDict({ ...(resumed.state.optimizer as object), tensors: resumed.optimizer } as never);
     if (ema && resumed.ema) ema.load(resumed.ema);
@@ -136,6 +137,7 @@ export function train(job: TrainJob): TrainResult {
       budget,
       seed: cfg.seed,
       precision: cfg.precision,
+      threads: engineInfo().threads,
       trainable: trainable.map((t) => t.name),
       trainableParams: model.countParameters({ trainableOnly: true }),
       totalParams: model.countParameters(),
@@ -257,6 +259,20 @@ export function train(job: TrainJob): TrainResult {
 
   function withEma<T>(e: Ema | null, fn: () => T): T {
     return e ? e.swapped(fn) : fn();
+  }
+}
+
+/**
+ * A resume is bit-identical only at the thread count the run started with (libtorch's reductions
+ * split their work by thread), recorded in run.json: another count is refused.
+ */
+function assertSameThreads(dir: string): void {
+  const path = join(dir, "run.json");
+  if (!existsSync(path)) return;
+  const recorded = (JSON.parse(readFileSync(path, "utf8")) as { threads?: unknown }).threads;
+  const now = engineInfo().threads;
+  if (typeof recorded === "number" && recorded !== now) {
+    throw new PftError("config", `cannot resume ${dir}: it trained with ${recorded} threads and this process has ${now}, so the result would differ from an uninterrupted run: set PFT_THREADS=${recorded} (or --no-resume)`);
   }
 }
 

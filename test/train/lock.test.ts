@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PftError } from "../../src/index.js";
+import { PftError, engineInfo } from "../../src/index.js";
 import { train, trainConfig } from "../../src/train/index.js";
 import { acquireRunLock, LOCK_FILE, pidAlive, tempFileOwner } from "../../src/train/lock.js";
 import { tempDir } from "../helpers/reference.js";
@@ -59,7 +59,7 @@ test("temporary files of dead writers are removed when the directory is taken; m
     writeFileSync(join(d.dir, "metrics.jsonl"), '{"epoch":1}\n{"epoch":1}\n');
     assert.equal(tempFileOwner(leftovers[0]), dead);
     assert.equal(tempFileOwner("model.safetensors"), null);
-    const r = train({ model: tiny(), trainable: "all", train: synthetic(16, 1), val: null, config: trainConfig({ epochs: 2, batchSize: 16 }), outDir: d.dir, progress: quiet, haltAfterEpochs: 1 });
+    const r = train({ model: tiny(), trainable: "all", train: synthetic(16, 1), val: null, config: trainConfig({ epochs: 2, batchSize: 16 }), outDir: d.dir, resume: true, progress: quiet, haltAfterEpochs: 1 });
     assert.deepEqual(r.epochs.map((e) => e.epoch), [1]);
     const left = readdirSync(d.dir).sort();
     for (const f of leftovers) assert.ok(!left.includes(f), `${f} removed`);
@@ -67,9 +67,25 @@ test("temporary files of dead writers are removed when the directory is taken; m
     assert.deepEqual(readdirSync(join(d.dir, "ckpt-000001")).sort(), ["model.safetensors", "optimizer.safetensors", "state.json"]);
     assert.deepEqual(readFileSync(join(d.dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).epoch), [1]);
     // Resumed: the result lists every epoch of the run, not only the last process's.
-    const resumed = train({ model: tiny(), trainable: "all", train: synthetic(16, 1), val: null, config: trainConfig({ epochs: 2, batchSize: 16 }), outDir: d.dir, progress: quiet });
+    const resumed = train({ model: tiny(), trainable: "all", train: synthetic(16, 1), val: null, config: trainConfig({ epochs: 2, batchSize: 16 }), outDir: d.dir, resume: true, progress: quiet });
+    assert.equal(resumed.halted, false);
     assert.deepEqual(resumed.epochs.map((e) => e.epoch), [1, 2]);
     assert.deepEqual(readFileSync(join(d.dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).epoch), [1, 2]);
+  } finally {
+    d.cleanup();
+  }
+});
+
+test("run.json records the thread count; a resume at another count is refused", () => {
+  const d = tempDir();
+  try {
+    const go = () => train({ model: tiny(), trainable: "all", train: synthetic(16, 1), val: null, config: trainConfig({ epochs: 2, batchSize: 16 }), outDir: d.dir, resume: true, progress: quiet, haltAfterEpochs: 1 });
+    go();
+    const runJson = JSON.parse(readFileSync(join(d.dir, "run.json"), "utf8"));
+    const threads = engineInfo().threads;
+    assert.equal(runJson.threads, threads);
+    writeFileSync(join(d.dir, "run.json"), JSON.stringify({ ...runJson, threads: threads + 1 }));
+    assert.throws(go, (e: unknown) => e instanceof PftError && e.code === "config" && e.message === `cannot resume ${d.dir}: it trained with ${threads + 1} threads and this process has ${threads}, so the result would differ from an uninterrupted run: set PFT_THREADS=${threads + 1} (or --no-resume)`);
   } finally {
     d.cleanup();
   }
