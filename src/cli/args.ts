@@ -38,7 +38,7 @@ export function parseArgs(argv: string[], specs: FlagSpecs): Parsed {
     if (raw === undefined) throw new PftError("argument", `option --${name} needs a value`);
     if (spec.type === "string") flags[name] = raw;
     else {
-      const v = Number(raw);
+      const v = raw.trim() === "" ? NaN : Number(raw); // Number("") is 0
       if (!Number.isFinite(v) || (spec.type === "integer" && !Number.isInteger(v))) {
         throw new PftError("argument", `option --${name} needs ${spec.type === "integer" ? "an integer" : "a number"}, got '${raw}'`);
       }

@@ -45,3 +45,4 @@ export {
   type KaimingOptions,
 } from "./init.js";
 export * from "./safetensors.js";
+export * from "./finite.js";

@@ -27,6 +27,19 @@ import { randomBytes } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { PftError, isPftError } from "../errors.js";
 import { Tensor, type DType } from "../engine/tensor.js";
+import { isFloatingDType } from "../engine/tensor.js";
+import { scope } from "../engine/scope.js";
+import { assertFiniteBytes } from "./finite.js";
+
+/** How a reader treats the values it reads. */
+export interface ReadOptions {
+  /**
+   * Deliver NaN and infinite values instead of refusing them (forensics: `pft eval` and `pft angles`
+   * --allow-nonfinite). By default every floating-point tensor read is checked, and a non-finite
+   * value is PftError("numeric") naming the file and the tensor.
+   */
+  allowNonfinite?: boolean;
+}
 
 /** dtype names used in safetensors headers, for the dtypes pft has. */
 export type SafetensorsDType = "BOOL" | "U8" | "I8" | "I16" | "F16" | "BF16" | "I32" | "F32" | "F64" | "I64";
@@ -94,23 +107,25 @@ export class SafetensorsReader implements Disposable {
   readonly #entries: ReadonlyMap<string, SafetensorsEntry>;
   readonly #dataStart: number;
   #scratch = new Uint8Array(0);
+  readonly #checkFinite: boolean;
 
-  private constructor(path: string, fd: number, entries: Map<string, SafetensorsEntry>, metadata: Record<string, string>, dataStart: number) {
+  private constructor(path: string, fd: number, entries: Map<string, SafetensorsEntry>, metadata: Record<string, string>, dataStart: number, options: ReadOptions) {
     this.path = path;
+    this.#checkFinite = options.allowNonfinite !== true;
     this.#fd = fd;
     this.#entries = entries;
     this.metadata = Object.freeze(metadata);
     this.#dataStart = dataStart;
   }
 
-  /** Same as openSafetensors(path). */
-  static open(path: string): SafetensorsReader {
+  /** Same as openSafetensors(path, options). */
+  static open(path: string, options: ReadOptions = {}): SafetensorsReader {
     const fd = ioCall(path, "cannot open", () => openSync(path, "r"));
     try {
       const size = ioCall(path, "cannot stat", () => fstatSync(fd));
       if (!size.isFile()) throw new PftError("io", `${path}: not a regular file`);
       const { entries, metadata, dataStart } = parseHeader(path, fd, size.size);
-      return new SafetensorsReader(path, fd, entries, metadata, dataStart);
+      return new SafetensorsReader(path, fd, entries, metadata, dataStart, options);
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -145,7 +160,28 @@ export class SafetensorsReader implements Disposable {
   /** Reads just this tensor's bytes from the file (on the CPU, in the file's dtype). */
   get(name: string): Tensor {
     const e = this.entry(name);
-    return Tensor.fromBytes(this.readInto(name, new Uint8Array(e.byteLength)), e.shape, e.dtype);
+    const bytes = this.#read(name, new Uint8Array(e.byteLength));
+    const t = Tensor.fromBytes(bytes, e.shape, e.dtype);
+    // libtorch's vectorised sum is the fast test: it is non-finite whenever a value is (NaN and Inf
+    // propagate), and a finite tensor whose sum overflows is told apart by the exact check.
+    if (this.#checkFinite && isFloatingDType(e.dtype) && e.byteLength > 0) {
+      let total: number;
+      try {
+        total = scope(() => t.sum().item());
+      } catch (err) {
+        t.dispose();
+        throw err;
+      }
+      if (!Number.isFinite(total)) {
+        try {
+          assertFiniteBytes(this.path, name, bytes, e.dtype);
+        } catch (err) {
+          t.dispose();
+          throw err;
+        }
+      }
+    }
+    return t;
   }
 
   /** A fresh copy of one tensor's raw bytes, in the file's dtype (no libtorch tensor). */
@@ -165,6 +201,13 @@ export class SafetensorsReader implements Disposable {
    * e.g. a buffer reused from tensor to tensor) and returns that part of it.
    */
   readInto(name: string, target: Uint8Array): Uint8Array {
+    const bytes = this.#read(name, target);
+    if (this.#checkFinite) assertFiniteBytes(this.path, name, bytes, this.entry(name).dtype);
+    return bytes;
+  }
+
+  /** readInto without the value check. */
+  #read(name: string, target: Uint8Array): Uint8Array {
     const e = this.entry(name);
     const fd = this.#fd;
     if (fd === null) throw new PftError("argument", `${this.path}: reader is closed`);
@@ -190,15 +233,16 @@ export class SafetensorsReader implements Disposable {
 
 /**
  * Opens and validates a safetensors file; nothing but the header is read until get().
- * Malformed files throw PftError("checkpoint", "<path>: <problem>"); filesystem failures PftError("io").
+ * Malformed files throw PftError("checkpoint", "<path>: <problem>"); filesystem failures PftError("io");
+ * a NaN or infinite value, when a tensor holding one is read, PftError("numeric") (see ReadOptions).
  */
-export function openSafetensors(path: string): SafetensorsReader {
-  return SafetensorsReader.open(path);
+export function openSafetensors(path: string, options: ReadOptions = {}): SafetensorsReader {
+  return SafetensorsReader.open(path, options);
 }
 
 /** Every tensor in the file (read one at a time through the lazy reader), with the metadata. */
-export function readSafetensors(path: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  const reader = openSafetensors(path);
+export function readSafetensors(path: string, options: ReadOptions = {}): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  const reader = openSafetensors(path, options);
   const tensors = new Map<string, Tensor>();
   try {
     for (const name of reader.keys()) tensors.set(name, reader.get(name));

@@ -23,6 +23,7 @@ import { PftError } from "../errors.js";
 import { buildCatalog, detectArch, type Catalog, type ResidualUnit } from "../models/index.js";
 import { naturalCompare } from "../models/catalog.js";
 import { openWeights, type WeightSource } from "./weights.js";
+import type { ReadOptions } from "../nn/index.js";
 
 export type Vector = ArrayLike<number>;
 
@@ -252,10 +253,14 @@ export function anglesOf(pre: WeightSource, ft: WeightSource, opts: { params?: A
 }
 
 /** The fine-tuned angle of every unit between a pretrained and a fine-tuned checkpoint (paths). */
-export function computeAngles(pretrained: string, finetuned: string, opts: { params?: AngleParams } = {}): AngleReport {
-  using pre = openWeights(pretrained);
-  using ft = openWeights(finetuned);
-  return anglesOf(pre, ft, opts);
+export function computeAngles(pretrained: string, finetuned: string, options: ReadOptions & { params?: AngleParams } = {}): AngleReport {
+  const { params, ...read } = options;
+  using pre = openWeights(pretrained, read);
+  using ft = openWeights(finetuned, read);
+  const report = anglesOf(pre, ft, { params });
+  pre.checkUnread();
+  ft.checkUnread();
+  return report;
 }
 
 /** Unit name -> angle in degrees. */

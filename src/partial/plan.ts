@@ -84,6 +84,11 @@ export function planFapft(report: AngleReport, opts: FapftOptions, meta: PlanMet
   if (!direction) throw new PftError("config", "FAPFT needs a direction: a difficulty (easy: smallest angles, hard: largest) or largest/smallest");
   const topk = resolveTopk(catalog, opts);
   const angles = angleMap(report);
+  // Selections that would be made by something other than the angles are refused.
+  if (topk.every((k) => k === 0)) throw new PftError("config", `top-k [${topk.join(", ")}] selects no unit: nothing would be fine-tuned but the head (that is --strategy linear)`);
+  if (report.units.length > 0 && report.units.every((u) => u.angle === 0)) {
+    throw new PftError("checkpoint", `every fine-tuned angle is 0: the two checkpoints hold the same unit weights, so the ${direction} angles would be chosen by tie order (was the fine-tuned checkpoint trained?)`);
+  }
   const units = selectFapft(catalog, angles, { topk, direction });
   const set = trainableSet(catalog, "fapft", units);
   return {

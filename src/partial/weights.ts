@@ -12,7 +12,7 @@ import { endianness } from "node:os";
 import { join } from "node:path";
 import { isFloatingDType, scope } from "../engine/index.js";
 import { PftError } from "../errors.js";
-import { dtypeItemSize, openSafetensors, type SafetensorsReader } from "../nn/index.js";
+import { dtypeItemSize, openSafetensors, type ReadOptions, type SafetensorsReader } from "../nn/index.js";
 
 /** A checkpoint open for reading, one tensor at a time. */
 export interface WeightSource extends Disposable {
@@ -27,6 +27,12 @@ export interface WeightSource extends Disposable {
   read(name: string): Float32Array | Float64Array;
   /** Like read(), but the array may share a buffer that the next view() on this source overwrites. */
   view(name: string): Float32Array | Float64Array;
+  /**
+   * Reads every tensor not read so far, so that a NaN or infinity outside what was used (e.g. in
+   * pos_embed beside the residual units) is refused too; nothing is kept. A no-op when the source
+   * was opened with allowNonfinite.
+   */
+  checkUnread(): void;
   close(): void;
 }
 
@@ -39,12 +45,12 @@ export function resolveWeightsFile(path: string): string {
   throw new PftError("checkpoint", `${path}: a directory without model.safetensors (not a pft run or checkpoint directory)`);
 }
 
-/** Opens a checkpoint (see resolveWeightsFile); only the header is read here. */
-export function openWeights(path: string): WeightSource {
+/** Opens a checkpoint (see resolveWeightsFile); only the header is read here. Non-finite values are refused as they are read, unless options allow them. */
+export function openWeights(path: string, options: ReadOptions = {}): WeightSource {
   const file = resolveWeightsFile(path);
-  const reader = openSafetensors(file);
+  const reader = openSafetensors(file, options);
   try {
-    return new SafetensorsWeights(file, reader);
+    return new SafetensorsWeights(file, reader, options.allowNonfinite !== true);
   } catch (e) {
     reader.close();
     throw e;
@@ -55,16 +61,19 @@ const LITTLE_ENDIAN = endianness() === "LE";
 
 class SafetensorsWeights implements WeightSource {
   readonly shapes: ReadonlyMap<string, readonly number[]>;
+  readonly #read = new Set<string>();
 
   constructor(
     readonly path: string,
     private readonly reader: SafetensorsReader,
+    private readonly checksValues: boolean,
   ) {
     const shapes = new Map<string, readonly number[]>();
     for (const k of reader.keys()) {
       const e = reader.entry(k);
       if (isFloatingDType(e.dtype)) shapes.set(k, e.shape);
     }
+    if (shapes.size === 0) throw new PftError("checkpoint", `${path}: holds no floating-point tensors (not model weights)`);
     this.shapes = shapes;
   }
 
@@ -75,6 +84,7 @@ class SafetensorsWeights implements WeightSource {
   view(name: string): Float32Array | Float64Array {
     if (!this.shapes.has(name)) throw new PftError("checkpoint", `${this.path}: no floating-point tensor named '${name}'`);
     const e = this.reader.entry(name);
+    this.#read.add(name);
     if (!LITTLE_ENDIAN || (e.dtype !== "float32" && e.dtype !== "float64")) {
       // bf16/f16 (and big-endian hosts): through libtorch, which widens to float32.
       return scope(() => this.reader.get(name).data() as Float32Array | Float64Array);
@@ -83,6 +93,11 @@ class SafetensorsWeights implements WeightSource {
     const bytes = this.reader.view(name);
     const n = e.byteLength / dtypeItemSize(e.dtype);
     return e.dtype === "float32" ? new Float32Array(bytes.buffer, bytes.byteOffset, n) : new Float64Array(bytes.buffer, bytes.byteOffset, n);
+  }
+
+  checkUnread(): void {
+    if (!this.checksValues) return;
+    for (const name of this.reader.keys()) if (!this.#read.has(name)) this.reader.view(name); // the reader refuses non-finite values
   }
 
   close(): void {

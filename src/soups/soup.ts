@@ -8,6 +8,7 @@
 //
 // Validation is a held-out split of the training data, the one the runs used: dataset, seed and
 // fraction come from what the runs recorded (or the options), never the test set.
+import { assertReplaceableReport } from "./overwrite.js";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { engineInfo } from "../engine/index.js";
@@ -155,6 +156,7 @@ export function makeSoup(o: SoupOptions): SoupReport {
   const spec = soupSpec(o.method, o);
   const doEval = o.evaluate ?? true;
   if (!doEval && o.method === "greedy") throw new PftError("argument", "a greedy soup chooses its ingredients by validation accuracy: it cannot skip evaluation");
+  assertReplaceableReport(soupReportPath(o.out), o.out);
   using set = openIngredients(o.checkpoints);
   // the base is checked before any evaluation, which can take long
   const base: SoupBase | null = needsBase(spec.method) || o.base !== undefined ? openBase(o.base, set) : null;

@@ -6,7 +6,7 @@ import { engineInfo, describeEngine, manualSeed } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { loadDataset, describeDataset } from "../data/index.js";
 import { createModel, catalogOf, loadPretrained, type VisionModel } from "../models/index.js";
-import { openSafetensors, readSafetensors, writeSafetensors } from "../nn/index.js";
+import { openSafetensors, readSafetensors, writeSafetensors, type ReadOptions } from "../nn/index.js";
 import { planForStrategy, loadPlan, parseStrategy, type Plan } from "../partial/index.js";
 import { applyMethod, methodMetadata, type MethodSpec, type Peft } from "../peft/index.js";
 import { trainConfig, type TrainConfig } from "./config.js";
@@ -71,9 +71,9 @@ export interface RunResult {
 }
 
 /** The model weights of a file or run directory, with the metadata pft recorded there. */
-export function readWeights(path: string): { file: string; metadata: Record<string, string>; tensors: Map<string, import("../engine/index.js").Tensor> } {
+export function readWeights(path: string, options: ReadOptions = {}): { file: string; metadata: Record<string, string>; tensors: Map<string, import("../engine/index.js").Tensor> } {
   const file = path.endsWith(".safetensors") ? path : join(path, "model.safetensors");
-  const { tensors, metadata } = readSafetensors(file);
+  const { tensors, metadata } = readSafetensors(file, options);
   return { file, metadata, tensors };
 }
 
@@ -85,11 +85,7 @@ export function runTraining(o: RunOptions): RunResult {
   const cfg = trainConfig({ precision: info.cpuBf16 ? "bf16" : "fp32", ...o.config });
   log(describeEngine(info));
 
-  const splitSeed = o.splitSeed ?? 0;
-  const splits = loadDataset(o.data, { seed: splitSeed, val: o.val ?? 0.1, trainPerClass: o.trainPerClass });
-  log(`data: ${describeDataset(splits.train)}; ${splits.val ? describeDataset(splits.val) + "; " : ""}${describeDataset(splits.test)}`);
-  const numClasses = splits.train.classes.length;
-
+  // The weights are read (and their values checked) before the dataset: a bad file is found before the slow part.
   let modelName = o.model;
   let pretrained: ReturnType<typeof readWeights> | null = null;
   if (o.from) {
@@ -99,6 +95,12 @@ export function runTraining(o: RunOptions): RunResult {
     if (!modelName) throw new PftError("config", `${pretrained.file} does not record its model: pass --model`);
   }
   if (!modelName) throw new PftError("config", "no model given: pass --model (pft models lists them)");
+
+  const splitSeed = o.splitSeed ?? 0;
+  const splits = loadDataset(o.data, { seed: splitSeed, val: o.val ?? 0.1, trainPerClass: o.trainPerClass });
+  log(`data: ${describeDataset(splits.train)}; ${splits.val ? describeDataset(splits.val) + "; " : ""}${describeDataset(splits.test)}`);
+  const numClasses = splits.train.classes.length;
+  if (numClasses < 2) throw new PftError("data", `${o.data}: ${describeDataset(splits.train)}: a classifier needs at least two classes`);
   // The seed covers initialisation too: a from-scratch model, a re-initialised head and a
   // method's new parameters are drawn from it, so the same command gives the same weights.
   manualSeed(cfg.seed);

@@ -4,8 +4,8 @@
 // evaluate, keep the best, checkpoint atomically. A run lasts `epochs`, or exactly `steps`
 // optimizer steps: then the last epoch stops part-way and is evaluated and checkpointed as usual.
 import { join } from "node:path";
-import { existsSync, mkdirSync } from "node:fs";
-import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, type Tensor } from "../engine/index.js";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, engineInfo, type Tensor } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import type { VisionModel } from "../models/index.js";
 import { readSafetensors, writeSafetensors, type NamedParameter } from "../nn/index.js";
@@ -14,6 +14,8 @@ import { appendMetrics, loadCheckpoint, saveCheckpoint, truncateMetrics, writeJs
 import { lrSchedule, trainBudget, type TrainBudget, type TrainConfig } from "./config.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { forwardPartial } from "./forward.js";
+import { assertGoodEpoch } from "./guard.js";
+import { acquireRunLock } from "./lock.js";
 import { createProgress, type Progress } from "./progress.js";
 import { writeTracking } from "./tracking.js";
 
@@ -104,26 +106,40 @@ export function train(job: TrainJob): TrainResult {
   let startEpoch = 0;
   let globalStep = 0;
   let best: TrainResult["best"] = null;
+  /** Epochs trained by earlier processes of a resumed run (from metrics.jsonl). */
+  let previous: EpochRecord[] = [];
   if (job.outDir) mkdirSync(job.outDir, { recursive: true });
+  const lock = job.outDir ? acquireRunLock(job.outDir) : null; // one process per directory; dead writers' temp files go
+  try {
+    return trainLocked();
+  } finally {
+    lock?.release();
+  }
+
+  function trainLocked(): TrainResult {
   const resumed = job.outDir && job.resume ? loadCheckpoint(job.outDir) : null;
   if (resumed) {
     if (resumed.state.fingerprint !== fingerprint) {
       throw new PftError("config", `cannot resume ${job.outDir}: it was started with a different configuration, model, data or plan`);
     }
+    assertSameThreads(job.outDir!);
     model.loadStateDict(resumed.model);
     opt.loadStateDict({ ...(resumed.state.optimizer as object), tensors: resumed.optimizer } as never);
     if (ema && resumed.ema) ema.load(resumed.ema);
     setRngState(Buffer.from(resumed.state.rng, "base64"));
     ({ epoch: startEpoch, globalStep, best } = resumed.state);
     truncateMetrics(job.outDir!, startEpoch);
+    previous = readMetrics(job.outDir!);
     for (const m of [resumed.model, resumed.optimizer, resumed.ema]) m?.forEach((t) => t.dispose());
   } else if (job.outDir) {
+    truncateMetrics(job.outDir, 0); // a fresh start: lines of earlier, killed attempts go
     writeJsonAtomic(join(job.outDir, "run.json"), {
       ...job.describe,
       config: cfg,
       budget,
       seed: cfg.seed,
       precision: cfg.precision,
+      threads: engineInfo().threads,
       trainable: trainable.map((t) => t.name),
       trainableParams: model.countParameters({ trainableOnly: true }),
       totalParams: model.countParameters(),
@@ -182,6 +198,7 @@ export function train(job: TrainJob): TrainResult {
 
     // ---- evaluate, keep the best, checkpoint
     const val: EvalResult | null = job.val ? withEma(ema, () => evaluate(model, job.val!, bf16)) : null;
+    withEma(ema, () => assertGoodEpoch(model, val, epoch + 1, job.outDir && existsSync(join(job.outDir, "latest.json")) ? `; the last good checkpoint is kept in ${job.outDir}` : ""));
     if (val && (!best || val.acc > best.acc)) {
       best = { epoch: epoch + 1, acc: val.acc, loss: val.loss };
       if (job.outDir) withEma(ema, () => writeSafetensors(join(job.outDir!, "best.safetensors"), model.stateDict(), weightsMetadata(job)));
@@ -233,7 +250,7 @@ export function train(job: TrainJob): TrainResult {
   opt.dispose();
   ema?.dispose();
   return {
-    epochs: records,
+    epochs: [...previous, ...records],
     best,
     trainable: model.countParameters({ trainableOnly: true }),
     total: model.countParameters(),
@@ -241,9 +258,32 @@ export function train(job: TrainJob): TrainResult {
     halted,
   };
 
+  }
+
   function withEma<T>(e: Ema | null, fn: () => T): T {
     return e ? e.swapped(fn) : fn();
   }
+}
+
+/**
+ * A resume is bit-identical only at the thread count the run started with (libtorch's reductions
+ * split their work by thread), recorded in run.json: another count is refused.
+ */
+function assertSameThreads(dir: string): void {
+  const path = join(dir, "run.json");
+  if (!existsSync(path)) return;
+  const recorded = (JSON.parse(readFileSync(path, "utf8")) as { threads?: unknown }).threads;
+  const now = engineInfo().threads;
+  if (typeof recorded === "number" && recorded !== now) {
+    throw new PftError("config", `cannot resume ${dir}: it trained with ${recorded} threads and this process has ${now}, so the result would differ from an uninterrupted run: set PFT_THREADS=${recorded} (or --no-resume)`);
+  }
+}
+
+/** The epoch records of metrics.jsonl, in order. */
+function readMetrics(dir: string): EpochRecord[] {
+  const path = join(dir, "metrics.jsonl");
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochRecord);
 }
 
 function weightsMetadata(job: TrainJob): Record<string, string> {

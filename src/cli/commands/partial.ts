@@ -30,15 +30,16 @@ const int = (n: number): string => n.toLocaleString("en-US");
 
 export const angles: Command = {
   summary: "fine-tuned angle of every residual unit between two checkpoints (Eq. 2)",
-  usage: "pft angles PRETRAINED FINETUNED [--angle-params all|weights] [--json]",
+  usage: "pft angles PRETRAINED FINETUNED [--angle-params all|weights] [--json] [--allow-nonfinite]",
   flags: {
     "angle-params": { type: "string", default: "all", help: "all: every parameter of a unit (Eq. 2); weights: its weight matrices only (no norms, biases)" },
     json: { type: "boolean", help: 'print {"angleParams", "units": [{name, kind, stage, index, params, angle}]}, angles in degrees' },
+    "allow-nonfinite": { type: "boolean", help: "forensics: read NaN/Inf weights instead of refusing the file (a unit holding them still has no angle)" },
   },
   run(p, f) {
     if (p.length !== 2) throw new PftError("argument", `angles takes two checkpoints, PRETRAINED FINETUNED (got ${p.length} arguments)`);
     const angleParams = parseAngleParams(String(f["angle-params"]));
-    const report = computeAngles(p[0], p[1], { params: angleParams });
+    const report = computeAngles(p[0], p[1], { params: angleParams, allowNonfinite: f["allow-nonfinite"] === true });
     if (f.json) {
       console.log(JSON.stringify({ angleParams, units: report.units.map(({ name, kind, stage, index, params, angle }) => ({ name, kind, stage, index, params, angle })) }, null, 2));
       return;

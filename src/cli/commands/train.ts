@@ -9,6 +9,7 @@ import type { FlagSpecs, FlagValues } from "../args.js";
 import type { Command } from "../command.js";
 import { robustnessFlags, runRobustEval } from "./robust.js";
 import { argsYaml } from "../config-file.js";
+import { validateTrainingFlags } from "../validate.js";
 
 const trainingFlags: FlagSpecs = {
   config: { type: "string", help: "a YAML or JSON file of these options (keys: option names); command-line options override it" },
@@ -42,6 +43,7 @@ const trainingFlags: FlagSpecs = {
 };
 
 function configFrom(f: FlagValues): Partial<TrainConfig> {
+  validateTrainingFlags(f);
   for (const [a, b] of [["steps", "epochs"], ["warmup-steps", "warmup-epochs"]]) {
     if (f[a] !== undefined && f[b] !== undefined) throw new PftError("argument", `--${a} and --${b} exclude each other: give one`);
   }
@@ -162,10 +164,11 @@ export const evalCommand: Command = {
     "batch-size": { type: "integer", default: 256, help: "images per batch" },
     seed: { type: "integer", default: 0, help: "seed of the validation split" },
     json: { type: "boolean", help: "print JSON" },
+    "allow-nonfinite": { type: "boolean", help: "forensics: evaluate weights holding NaN/Inf instead of refusing them" },
     ...robustnessFlags,
   },
   run(_p, f) {
-    const w = readWeights(need(f, "ckpt"));
+    const w = readWeights(need(f, "ckpt"), { allowNonfinite: f["allow-nonfinite"] === true });
     const modelName = (f.model as string | undefined) ?? w.metadata.model;
     const data = (f.data as string | undefined) ?? w.metadata.dataset;
     if (!modelName) throw new PftError("config", `${w.file} does not record its model: pass --model`);
