@@ -10,35 +10,16 @@
 // Every file is written to a temporary name and renamed; a checkpoint directory is complete
 // before latest.json points at it, so a run killed at any moment resumes from the last
 // complete epoch. Older checkpoint directories are removed once the pointer moves on.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Tensor } from "../engine/index.js";
 import { PftError } from "../errors.js";
+import { RUN_FILES, writeFileAtomic, writeJsonAtomic } from "../files.js";
 import { writeSafetensors, readSafetensors } from "../nn/index.js";
 
-export const LATEST = "latest.json";
+export const LATEST = RUN_FILES.latest;
 
-/** Writes a small file atomically (temp file, fsync, rename). */
-export function writeFileAtomic(path: string, content: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, "w");
-    try {
-      writeFileSync(fd, content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new PftError("io", `cannot write ${path}: ${(e as Error).message}`);
-  }
-}
-
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
-}
+export { writeFileAtomic, writeJsonAtomic };
 
 export function readJson<T>(path: string, what: string): T {
   let text: string;
