@@ -11,7 +11,7 @@ import { computeAngles, type AngleReport } from "../partial/index.js";
 import { evaluateOod, evaluateRobustness, measureCost, modelClassifier, type Classifier, type CostSample } from "../robust/index.js";
 import type { CostMeasure, CostMethodRecord } from "../report/records.js";
 import { makeSoup, type SoupOptions, type SoupReport } from "../soups/index.js";
-import { runTraining, type RunOptions } from "../train/index.js";
+import { defaultPrecision, runTraining, type RunOptions } from "../train/index.js";
 import type { MethodOptions } from "./config.js";
 import { costLabel } from "./design.js";
 
@@ -79,6 +79,8 @@ export interface StudyBackend {
   cost(o: CostRequest): CostResult;
   /** One line on the compute engine, for the report (null if unknown). */
   engine(): string | null;
+  /** The precision runs train and the cost step measures in, unless the recipe sets one. */
+  defaultPrecision(): "bf16" | "fp32";
 }
 
 export const realBackend: StudyBackend = {
@@ -90,6 +92,7 @@ export const realBackend: StudyBackend = {
   robustness: robustnessOf,
   cost: costOf,
   engine: () => describeEngine(),
+  defaultPrecision: () => defaultPrecision(),
 };
 
 function costOf(o: CostRequest): CostResult {

@@ -127,6 +127,8 @@ class Study {
   readonly now: () => number;
   readonly progressFor: ((runId: string) => Progress) | null;
   readonly t0: number;
+  /** What the runs train in unless the recipe says: the engine's answer (bf16 only where the CPU has it). */
+  readonly precision: "bf16" | "fp32";
   source!: PreparedData;
   targets = new Map<string, PreparedData>();
   facts = new Map<string, ModelFacts>();
@@ -149,6 +151,7 @@ class Study {
     this.now = o.now ?? Date.now;
     this.progressFor = o.progress === undefined ? defaultRunProgress : o.progress;
     this.t0 = this.now();
+    this.precision = this.backend.defaultPrecision();
   }
 
   run(): StudyOutcome {
@@ -257,7 +260,8 @@ class Study {
       ...what.options,
       val: dataCfg.val,
       trainPerClass: dataCfg.trainPerClass ?? undefined,
-      config: slot.config,
+      // The precision decided once for the study (the cost step measures in it too).
+      config: { precision: this.precision, ...slot.config },
       out: dir,
       resume: true,
       log: (s: string) => appendFileSync(join(dir, "train.log"), s + "\n"),
@@ -493,7 +497,7 @@ class Study {
    */
   private cost(m: ModelConfig): CostRecord {
     const cc = this.cfg.cost!;
-    const recipe = trainConfig({ ...this.cfg.finetune, ...m.finetune } as Record<string, unknown>);
+    const recipe = trainConfig({ precision: this.precision, ...this.cfg.finetune, ...m.finetune } as Record<string, unknown>);
     const settings: CostRecord["settings"] = { batch: cc.batch ?? recipe.batchSize, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads, precision: recipe.precision, clock: cc.threads === 1 ? "cpu" : "wall" };
     const { methods, leftOut } = costMethods(this.design, m);
     const t0 = this.cfg.targets[0];

@@ -66,7 +66,7 @@ export function saveCheckpoint(dir: string, c: { state: ResumeState; model: Map<
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    writeSafetensors(join(tmp, "model.safetensors"), c.model);
+    writeSafetensors(join(tmp, RUN_FILES.weights), c.model);
     writeSafetensors(join(tmp, "optimizer.safetensors"), c.optimizer);
     if (c.ema) writeSafetensors(join(tmp, "ema.safetensors"), c.ema);
     writeJsonAtomic(join(tmp, "state.json"), c.state);
@@ -89,7 +89,7 @@ export function loadCheckpoint(dir: string): CheckpointContents | null {
   const { checkpoint } = readJson<{ checkpoint: string }>(pointer, "checkpoint pointer");
   const at = join(dir, checkpoint);
   const state = readJson<ResumeState>(join(at, "state.json"), "checkpoint state");
-  const model = readSafetensors(join(at, "model.safetensors")).tensors;
+  const model = readSafetensors(join(at, RUN_FILES.weights)).tensors;
   const optimizer = readSafetensors(join(at, "optimizer.safetensors")).tensors;
   const emaFile = join(at, "ema.safetensors");
   const ema = existsSync(emaFile) ? readSafetensors(emaFile).tensors : null;
@@ -97,14 +97,14 @@ export function loadCheckpoint(dir: string): CheckpointContents | null {
 }
 
 export function appendMetrics(dir: string, record: object): void {
-  const path = join(dir, "metrics.jsonl");
+  const path = join(dir, RUN_FILES.metrics);
   const prev = existsSync(path) ? readFileSync(path, "utf8") : "";
   writeFileAtomic(path, prev + JSON.stringify(record) + "\n");
 }
 
 /** Drops metric lines of epochs after `epoch` (written by a run that died before committing them). */
 export function truncateMetrics(dir: string, epoch: number): void {
-  const path = join(dir, "metrics.jsonl");
+  const path = join(dir, RUN_FILES.metrics);
   if (!existsSync(path)) return;
   const kept = readFileSync(path, "utf8")
     .split("\n")

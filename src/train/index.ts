@@ -6,4 +6,23 @@ export { evaluate, type EvalResult } from "./evaluate.js";
 export { loadCheckpoint, saveCheckpoint, writeFileAtomic, writeJsonAtomic, readJson, type ResumeState } from "./checkpoint.js";
 export { createProgress, type Progress } from "./progress.js";
 export { buildLoaders, trainTransforms, evalTransforms, type Loaders } from "./pipeline.js";
-export { runTraining, readWeights, recordedModel, type RunOptions, type RunResult } from "./run.js";
+export { runTraining, type RunOptions, type RunResult } from "./run.js";
+export {
+  readManifest,
+  readResult,
+  readEpochs,
+  readWeights,
+  readTrained,
+  loadTrained,
+  runDirOf,
+  weightsMetadata,
+  defaultPrecision,
+  fileSha256,
+  MANIFEST_FORMAT,
+  type RunManifest,
+  type RunInputs,
+  type RunSplit,
+  type RunResultRecord,
+  type EpochLine,
+  type TrainedRecord,
+} from "./rundir.js";

@@ -6,14 +6,16 @@ import { engineInfo, describeEngine, manualSeed } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { loadDataset, describeDataset } from "../data/index.js";
 import { createModel, catalogOf, loadPretrained, type VisionModel } from "../models/index.js";
-import { openSafetensors, readSafetensors, writeSafetensors } from "../nn/index.js";
+import { writeSafetensors } from "../nn/index.js";
+import { RUN_FILES } from "../files.js";
 import { planForStrategy, loadPlan, parseStrategy, type Plan } from "../partial/index.js";
-import { applyMethod, methodMetadata, type MethodSpec, type Peft } from "../peft/index.js";
+import { applyMethod, type MethodSpec, type Peft } from "../peft/index.js";
 import { trainConfig, type TrainConfig } from "./config.js";
 import { buildLoaders } from "./pipeline.js";
 import { train, type TrainResult } from "./trainer.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { writeJsonAtomic } from "./checkpoint.js";
+import { defaultPrecision, fileSha256, readWeights } from "./rundir.js";
 import { createProgress, type Progress } from "./progress.js";
 
 export interface RunOptions {
@@ -66,19 +68,12 @@ export interface RunResult {
   epochs: TrainResult["epochs"];
 }
 
-/** The model weights of a file or run directory, with the metadata pft recorded there. */
-export function readWeights(path: string): { file: string; metadata: Record<string, string>; tensors: Map<string, import("../engine/index.js").Tensor> } {
-  const file = path.endsWith(".safetensors") ? path : join(path, "model.safetensors");
-  const { tensors, metadata } = readSafetensors(file);
-  return { file, metadata, tensors };
-}
-
 export function runTraining(o: RunOptions): RunResult {
   const log = o.log ?? ((s: string) => process.stderr.write(s + "\n"));
   if (o.method && (o.plan !== undefined || o.strategy !== undefined)) throw new PftError("config", "give a method or a strategy/plan, not both");
   if (o.merge && !(o.method?.method === "ssf" || o.method?.method === "lora")) throw new PftError("config", `only ssf and lora merge into the weights${o.method ? `, not ${o.method.method}` : ""}`);
   const info = engineInfo();
-  const cfg = trainConfig({ precision: info.cpuBf16 ? "bf16" : "fp32", ...o.config });
+  const cfg = trainConfig({ precision: defaultPrecision(info), ...o.config });
   log(describeEngine(info));
 
   const splitSeed = o.splitSeed ?? 0;
@@ -128,29 +123,18 @@ export function runTraining(o: RunOptions): RunResult {
     config: cfg,
     outDir: o.out,
     resume: o.resume ?? true,
-    describe: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, splitSeed, dropPath: o.dropPath ?? null, plan, ...(peft ? methodMetadata(peft.spec) : {}) },
+    inputs: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, splitSeed, dropPath: o.dropPath ?? null, plan, ...(peft ? { method: peft.spec } : {}), fromSha256: pretrained ? fileSha256(pretrained.file) : null },
     progress: o.progress ?? createProgress(),
   });
   const test = evaluate(trained, loaders.test, cfg.precision === "bf16");
   const out: RunResult = { out: o.out, model: modelName, strategy, ...(peft ? { method: peft.spec } : {}), seed: cfg.seed, trainable: result.trainable, total: result.total, budget: result.budget, best: result.best, test, epochs: result.epochs };
-  writeJsonAtomic(join(o.out, "result.json"), out);
-  log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, "model.safetensors")}`);
+  writeJsonAtomic(join(o.out, RUN_FILES.result), out);
+  log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, RUN_FILES.weights)}`);
   if (peft && o.merge) {
     const merged = peft.merge();
-    writeSafetensors(join(o.out, "merged.safetensors"), merged.stateDict(), { format: "pt", producer: "pft", model: modelName, dataset: o.data, num_classes: String(merged.numClasses), mergedFrom: peft.spec.method });
-    log(`merged ${peft.spec.method} into the weights: ${join(o.out, "merged.safetensors")}`);
+    writeSafetensors(join(o.out, RUN_FILES.merged), merged.stateDict(), { format: "pt", producer: "pft", model: modelName, dataset: o.data, num_classes: String(merged.numClasses), mergedFrom: peft.spec.method });
+    log(`merged ${peft.spec.method} into the weights: ${join(o.out, RUN_FILES.merged)}`);
   }
   trained.dispose();
   return out;
-}
-
-/** The model name recorded in a weights file, if any (without reading the tensors). */
-export function recordedModel(path: string): string | undefined {
-  const file = path.endsWith(".safetensors") ? path : join(path, "model.safetensors");
-  const r = openSafetensors(file);
-  try {
-    return r.metadata.model;
-  } finally {
-    r.close();
-  }
 }

@@ -5,7 +5,8 @@
 // optimizer steps: then the last epoch stops part-way and is evaluated and checkpointed as usual.
 import { join } from "node:path";
 import { existsSync, mkdirSync } from "node:fs";
-import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, type Tensor } from "../engine/index.js";
+import { F, autocast, describeEngine, noGrad, scope, manualSeed, getRngState, setRngState, type Tensor } from "../engine/index.js";
+import { RUN_FILES } from "../files.js";
 import { PftError } from "../errors.js";
 import type { VisionModel } from "../models/index.js";
 import { readSafetensors, writeSafetensors, type NamedParameter } from "../nn/index.js";
@@ -15,6 +16,7 @@ import { lrSchedule, trainBudget, type TrainBudget, type TrainConfig } from "./c
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { forwardPartial } from "./forward.js";
 import { createProgress, type Progress } from "./progress.js";
+import { MANIFEST_FORMAT, weightsMetadata, type RunInputs, type RunManifest } from "./rundir.js";
 
 export interface Batch {
   /** float32 images [B, C, H, W] */
@@ -41,8 +43,8 @@ export interface TrainJob {
   outDir: string | null;
   /** Continue from outDir's newest checkpoint if there is one. */
   resume?: boolean;
-  /** Recorded in run.json and part of the resume fingerprint (model name, dataset, plan, ...). */
-  describe?: Record<string, unknown>;
+  /** What the run is (model, data, what trains): recorded in run.json and the weights' metadata, and part of the resume fingerprint. */
+  inputs?: RunInputs;
   progress?: Progress;
   /** Stop (as if killed) after this many epochs of this invocation; for tests of resume. */
   haltAfterEpochs?: number;
@@ -96,7 +98,7 @@ export function train(job: TrainJob): TrainResult {
   const ema = cfg.ema > 0 ? new Ema(trainable, cfg.ema) : null;
   const budget = trainBudget(cfg, job.train.stepsPerEpoch);
   const schedule = lrSchedule(cfg, budget);
-  const fingerprint = JSON.stringify({ cfg, describe: job.describe ?? {}, trainable: trainable.map((t) => t.name) });
+  const fingerprint = JSON.stringify({ cfg, describe: job.inputs ?? {}, trainable: trainable.map((t) => t.name) });
 
   // ---- where we start
   let startEpoch = 0;
@@ -116,16 +118,20 @@ export function train(job: TrainJob): TrainResult {
     truncateMetrics(job.outDir!, startEpoch);
     for (const m of [resumed.model, resumed.optimizer, resumed.ema]) m?.forEach((t) => t.dispose());
   } else if (job.outDir) {
-    writeJsonAtomic(join(job.outDir, "run.json"), {
-      ...job.describe,
+    const manifest: RunManifest = {
+      format: MANIFEST_FORMAT,
+      version: 1,
+      ...(job.inputs ?? { model: "" }),
       config: cfg,
       budget,
       seed: cfg.seed,
       precision: cfg.precision,
+      engine: describeEngine(),
       trainable: trainable.map((t) => t.name),
       trainableParams: model.countParameters({ trainableOnly: true }),
       totalParams: model.countParameters(),
-    });
+    };
+    writeJsonAtomic(join(job.outDir, RUN_FILES.manifest), manifest);
   }
 
   const bf16 = cfg.precision === "bf16";
@@ -156,7 +162,7 @@ export function train(job: TrainJob): TrainResult {
         const loss = F.crossEntropy(logits, batch.y, { labelSmoothing: soft ? 0 : cfg.labelSmoothing });
         const value = loss.item();
         if (!Number.isFinite(value)) {
-          const kept = job.outDir && existsSync(join(job.outDir, "latest.json")) ? `; the last good checkpoint is kept in ${job.outDir}` : "";
+          const kept = job.outDir && existsSync(join(job.outDir, RUN_FILES.latest)) ? `; the last good checkpoint is kept in ${job.outDir}` : "";
           throw new PftError("numeric", `loss is ${value} at epoch ${epoch + 1}, step ${step + 1}: stopping${kept}`);
         }
         loss.backward();
@@ -182,7 +188,7 @@ export function train(job: TrainJob): TrainResult {
     const val: EvalResult | null = job.val ? withEma(ema, () => evaluate(model, job.val!, bf16)) : null;
     if (val && (!best || val.acc > best.acc)) {
       best = { epoch: epoch + 1, acc: val.acc, loss: val.loss };
-      if (job.outDir) withEma(ema, () => writeSafetensors(join(job.outDir!, "best.safetensors"), model.stateDict(), weightsMetadata(job)));
+      if (job.outDir) withEma(ema, () => writeSafetensors(join(job.outDir!, RUN_FILES.best), model.stateDict(), weightsMetadata(job.inputs, model.numClasses)));
     }
     const record: EpochRecord = {
       epoch: epoch + 1,
@@ -216,14 +222,14 @@ export function train(job: TrainJob): TrainResult {
 
   // ---- the final weights: best on validation when there is a validation split, else the last
   if (!halted && job.outDir) {
-    if (best && existsSync(join(job.outDir, "best.safetensors"))) {
-      const bestWeights = readSafetensors(join(job.outDir, "best.safetensors")).tensors;
+    if (best && existsSync(join(job.outDir, RUN_FILES.best))) {
+      const bestWeights = readSafetensors(join(job.outDir, RUN_FILES.best)).tensors;
       model.loadStateDict(bestWeights);
       bestWeights.forEach((t) => t.dispose());
     } else if (ema) {
       ema.copyInto();
     }
-    writeSafetensors(join(job.outDir, "model.safetensors"), model.stateDict(), weightsMetadata(job));
+    writeSafetensors(join(job.outDir, RUN_FILES.weights), model.stateDict(), weightsMetadata(job.inputs, model.numClasses));
   } else if (!halted && ema) {
     ema.copyInto();
   }
@@ -241,13 +247,6 @@ export function train(job: TrainJob): TrainResult {
   function withEma<T>(e: Ema | null, fn: () => T): T {
     return e ? e.swapped(fn) : fn();
   }
-}
-
-function weightsMetadata(job: TrainJob): Record<string, string> {
-  const meta: Record<string, string> = { format: "pt", producer: "pft" };
-  for (const [k, v] of Object.entries(job.describe ?? {})) if (typeof v === "string" || typeof v === "number") meta[k] = String(v);
-  meta.num_classes = String(job.model.numClasses);
-  return meta;
 }
 
 /** Exponential moving average of the trainable weights (frozen ones never change). */

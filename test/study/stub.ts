@@ -67,6 +67,7 @@ export function stubBackend(o: { killAtCall?: number } = {}): StudyBackend & { c
       };
     },
     engine: () => "stub engine",
+    defaultPrecision: () => "bf16",
     angles: computeAngles,
     soup: (opts) => makeSoup({ ...opts, evaluator: (members, split) => ({ acc: 0.6 + 0.01 * members.length + (split === "val" ? 0.005 : 0), loss: 1, n: 100 }) }),
     robustness: (r) => ({

@@ -1,10 +1,9 @@
 // pft pretrain / finetune / eval / models: training runs from the command line.
 import { PftError } from "../../errors.js";
-import { engineInfo } from "../../engine/index.js";
-import { listModels, createModel, loadPretrained } from "../../models/index.js";
+import { listModels } from "../../models/index.js";
 import { loadDataset, describeDataset } from "../../data/index.js";
-import { runTraining, readWeights, evaluate, buildLoaders, trainConfig, type TrainConfig } from "../../train/index.js";
-import { applyMethod, methodFromMetadata, methodSpec, type MethodSpec } from "../../peft/index.js";
+import { runTraining, readTrained, loadTrained, defaultPrecision, evaluate, buildLoaders, trainConfig, type TrainConfig } from "../../train/index.js";
+import { methodSpec, type MethodSpec } from "../../peft/index.js";
 import type { FlagSpecs, FlagValues } from "../args.js";
 import type { Command } from "../command.js";
 import { robustnessFlags, runRobustEval } from "./robust.js";
@@ -151,30 +150,25 @@ export const evalCommand: Command = {
     data: { type: "string", help: "dataset (default: the one recorded in the weights)" },
     split: { type: "string", default: "test", help: "test, val or train" },
     "batch-size": { type: "integer", default: 256, help: "images per batch" },
-    seed: { type: "integer", default: 0, help: "seed of the validation split" },
+    seed: { type: "integer", help: "seed of the validation split (default: the one the run recorded, else 0)" },
     json: { type: "boolean", help: "print JSON" },
     ...robustnessFlags,
   },
   run(_p, f) {
-    const w = readWeights(need(f, "ckpt"));
-    const modelName = (f.model as string | undefined) ?? w.metadata.model;
-    const data = (f.data as string | undefined) ?? w.metadata.dataset;
-    if (!modelName) throw new PftError("config", `${w.file} does not record its model: pass --model`);
-    if (!data) throw new PftError("config", `${w.file} does not record its dataset: pass --data`);
-    const splits = loadDataset(data, { seed: f.seed as number, val: 0.1 });
-    const base = createModel(modelName, { numClasses: splits.train.classes.length });
-    const spec = methodFromMetadata(w.metadata); // a parameter-efficient run: rebuild the wrapped model
-    const model = spec ? applyMethod(base, spec).model : base;
-    const report = loadPretrained(model, w.tensors);
-    if (report.headReset) throw new PftError("checkpoint", `${w.file} has ${report.headReset.checkpointClasses} classes, ${data} has ${report.headReset.modelClasses}`);
-    const cfg = trainConfig({ batchSize: f["batch-size"] as number, precision: engineInfo().cpuBf16 ? "bf16" : "fp32" });
-    if (f.robustness || f.ood !== undefined) return runRobustEval(model, { weights: w.file, model: modelName, data, splits, bf16: cfg.precision === "bf16", batchSize: cfg.batchSize }, f);
+    const rec = readTrained(need(f, "ckpt"), { model: f.model as string | undefined, data: f.data as string | undefined });
+    const { model: modelName, data, method: spec } = rec;
+    if (!data) throw new PftError("config", `${rec.file} does not record its dataset: pass --data`);
+    // The validation split the run held out: its recorded fraction and split seed (--seed overrides the seed).
+    const splits = loadDataset(data, { seed: (f.seed as number | undefined) ?? rec.split.splitSeed, val: rec.split.val });
+    const model = loadTrained(rec, splits.train.classes.length, data);
+    const cfg = trainConfig({ batchSize: f["batch-size"] as number, precision: defaultPrecision() });
+    if (f.robustness || f.ood !== undefined) return runRobustEval(model, { weights: rec.file, model: modelName, data, splits, bf16: cfg.precision === "bf16", batchSize: cfg.batchSize }, f);
     const loaders = buildLoaders(splits, model, cfg, { evalBatchSize: cfg.batchSize });
     const split = f.split as string;
     const loader = split === "test" ? loaders.test : split === "val" ? loaders.val : split === "train" ? buildLoaders(splits, model, cfg, { augment: false }).train : null;
     if (!loader) throw new PftError("argument", `unknown or empty split '${split}' (test, val or train)`);
     const r = evaluate(model, loader, cfg.precision === "bf16");
-    const out = { weights: w.file, model: modelName, ...(spec ? { method: spec } : {}), data, split, acc: r.acc, loss: r.loss, n: r.n };
+    const out = { weights: rec.file, model: modelName, ...(spec ? { method: spec } : {}), data, split, acc: r.acc, loss: r.loss, n: r.n };
     if (f.json) console.log(JSON.stringify(out));
     else console.log(`${modelName} on ${describeDataset(loader.dataset)}: top-1 ${(r.acc * 100).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
   },
