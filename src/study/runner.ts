@@ -17,12 +17,13 @@
 // trained (same parameters, data, seed and recipe) reuses that run. Soups and Table 4 are cached
 // the same way, keyed by the SHA-256 of the weights they read; Fig. 5's cost by what it measures
 // (model, methods and their options, FAPFT's units, precision and the measurement settings).
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { PftError, isPftError } from "../errors.js";
 import { createModel, catalogOf } from "../models/index.js";
 import { DIRECTION_FOR, strategyInfo, angleMap, planFapft, planForStrategy, savePlan, type AngleReport, type Direction } from "../partial/index.js";
-import { readJson, trainConfig, writeJsonAtomic, type Progress, type RunOptions } from "../train/index.js";
+import { RUN_FILES, weightsFileOf } from "../files.js";
+import { readJson, readManifest, trainConfig, writeJsonAtomic, type Progress, type RunOptions } from "../train/index.js";
 import type { AngleSet, ConsistencyRecord, CostRecord, DifficultyRecord, ModelRecord, RobustnessRecord, RunRecord, SoupRecord, StudyRecords } from "../report/records.js";
 import { RECORDS_FORMAT, RECORDS_VERSION } from "../report/records.js";
 import { buildReport, type Report } from "../report/index.js";
@@ -223,7 +224,7 @@ class Study {
     const what = this.resolve(slot);
     if (typeof what === "string") return pending(what);
 
-    const from = pre ? { run: pre.slot.id, weights: fileDigest(join(pre.dir, "model.safetensors")) } : null;
+    const from = pre ? { run: pre.slot.id, weights: fileDigest(weightsFileOf(pre.dir)) } : null;
     const data = logicalData(dataCfg);
     const inputs = { format: "pft-study-run", version: 1, model: m.name, data, from, train: what.train, config: slot.config };
     const identity = stableStringify({ model: m.name, data, from, trainable: what.trainable, config: slot.config });
@@ -308,7 +309,7 @@ class Study {
     const file = join(this.out, "plans", `${slot.id}.json`);
     if (!existsSync(file) || stableStringify(readJson(file, "plan")) !== stableStringify(plan)) savePlan(file, plan);
     const chosen = { topk: plan.topk!, direction: plan.direction!, units: plan.units };
-    return { options: { plan: file }, train: { plan: chosen, anglesFrom: { run: ft.slot.id, weights: fileDigest(join(ft.dir, "model.safetensors")) } }, trainable: plan.trainable, plan: chosen };
+    return { options: { plan: file }, train: { plan: chosen, anglesFrom: { run: ft.slot.id, weights: fileDigest(weightsFileOf(ft.dir)) } }, trainable: plan.trainable, plan: chosen };
   }
 
   /** Fine-tuned angles (Eq. 2) between the model's pretrained weights and a finished full fine-tune. */
@@ -397,7 +398,7 @@ class Study {
       return rec;
     }
     const dirs = [...new Set(members.map((d) => d!.dir))];
-    const inputs = { method: this.cfg.soups.method, ingredients: dirs.map((d) => ({ run: this.rel(d), weights: fileDigest(join(d, "model.safetensors")) })), data: logicalData(t), seed };
+    const inputs = { method: this.cfg.soups.method, ingredients: dirs.map((d) => ({ run: this.rel(d), weights: fileDigest(weightsFileOf(d)) })), data: logicalData(t), seed };
     type Made = { soup: { members: string[]; val: { acc: number } | null; test: { acc: number } | null }; params: { trained: number | null }; val: { heldOutFromAll: boolean } | null };
     let report: Made | null = null;
     if ([".json", ".safetensors", ".inputs.json"].every((e) => existsSync(file(e))) && stableStringify(readJson(file(".inputs.json"), "soup inputs")) === stableStringify(inputs)) {
@@ -431,7 +432,7 @@ class Study {
     const picks: { label: string; source: string; dir: string | null; weights: string | null; trainable: number | null; iidAcc: number | null }[] = [];
     for (const [label, key] of [["Full fine-tuning", "full"], ["ATTN-only", "attn"], ["FFN-only", "ffn"], ["FAPFT", "fapft"]] as const) {
       const d = this.done.get(`${m.key}-${t.key}-${key}-s${s0}`);
-      if (d) picks.push({ label, source: d.slot.id, dir: d.dir, weights: d.outputs ? join(d.dir, "model.safetensors") : null, trainable: d.outputs?.result.trainable ?? null, iidAcc: d.outputs?.result.test.acc ?? null });
+      if (d) picks.push({ label, source: d.slot.id, dir: d.dir, weights: d.outputs ? weightsFileOf(d.dir) : null, trainable: d.outputs?.result.trainable ?? null, iidAcc: d.outputs?.result.test.acc ?? null });
     }
     for (const s of soups.filter((x) => x.model === m.key && x.target === t.key)) {
       picks.push({ label: s.kind === "fft" ? "Soup-FFT" : "Soup-FAPFT", source: s.weights.replace(/\.safetensors$/, ""), dir: null, weights: s.soup ? join(this.out, s.weights) : null, trainable: s.soup?.trainedParams ?? null, iidAcc: s.soup?.testAcc ?? null });
@@ -597,22 +598,19 @@ function logicalData(d: DataConfig) {
 /** A finished run needs no resume state: its checkpoints (model and optimizer, ~4x the weights) go. */
 function dropCheckpoints(dir: string): void {
   for (const e of readdirSync(dir)) if (/^ckpt-\d+$/.test(e)) rmSync(join(dir, e), { recursive: true, force: true });
-  rmSync(join(dir, "latest.json"), { force: true });
+  rmSync(join(dir, RUN_FILES.latest), { force: true });
 }
 
-/** The precision a run trained and evaluated in (run.json), so soups and robustness evaluate alike. */
+/** The precision a run trained and evaluated in (its manifest), so soups and robustness evaluate alike. */
 function recordedPrecision(dir: string): "bf16" | "fp32" | undefined {
-  const file = join(dir, "run.json");
-  if (!existsSync(file)) return undefined;
-  const p = (JSON.parse(readFileSync(file, "utf8")) as { config?: { precision?: string } }).config?.precision;
+  const p = (existsSync(dir) ? readManifest(dir) : null)?.config?.precision;
   return p === "bf16" || p === "fp32" ? p : undefined;
 }
 
 function runRecord(d: Done, rel: (p: string) => string): RunRecord {
   const s = d.slot;
   const o = d.outputs;
-  const runJson = join(d.dir, "run.json");
-  const config = existsSync(runJson) ? ((JSON.parse(readFileSync(runJson, "utf8")) as { config?: Record<string, unknown> }).config ?? s.config) : s.config;
+  const config = (existsSync(d.dir) ? readManifest(d.dir)?.config : undefined) ?? s.config;
   const { method, ...methodOptions } = s.method ?? { method: null };
   return {
     id: s.id,

@@ -13,6 +13,7 @@ export {
   readEpochs,
   readWeights,
   readTrained,
+  recordedSplit,
   loadTrained,
   runDirOf,
   weightsMetadata,

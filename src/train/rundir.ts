@@ -169,10 +169,24 @@ export interface TrainedRecord {
 
 const numberOf = (s: string | undefined): number | undefined => (s === undefined || s === "" || !Number.isFinite(Number(s)) ? undefined : Number(s));
 
+/**
+ * The data and split a run recorded, from its manifest, else its weights' metadata; absent where
+ * neither says. Runs from before the split seed was separated from the training seed drew the
+ * split with the training seed.
+ */
+export function recordedSplit(manifest: Partial<RunManifest> | null, metadata: Readonly<Record<string, string>>): { data?: string; val?: number; splitSeed?: number; trainPerClass?: number } {
+  return {
+    data: manifest?.dataset ?? metadata.dataset,
+    val: manifest?.val ?? numberOf(metadata.val),
+    splitSeed: manifest?.splitSeed ?? numberOf(metadata.splitSeed) ?? manifest?.seed ?? manifest?.config?.seed,
+    trainPerClass: manifest?.trainPerClass ?? numberOf(metadata.trainPerClass),
+  };
+}
+
 /** Reads what a weights file or run directory records (the weights' header only). Overrides win. */
 export function readTrained(path: string, overrides: { model?: string; data?: string } = {}): TrainedRecord {
   const file = weightsFileOf(path);
-  const dir = runDirOf(path === file ? file : path);
+  const dir = runDirOf(path);
   const manifest = dir ? readManifest(dir) : null;
   const reader = openSafetensors(file);
   let metadata: Record<string, string>;
@@ -183,15 +197,15 @@ export function readTrained(path: string, overrides: { model?: string; data?: st
   }
   const model = overrides.model ?? manifest?.model ?? metadata.model;
   if (!model) throw new PftError("config", `${file} does not record its model: pass --model`);
-  const recordedTpc = manifest?.trainPerClass ?? numberOf(metadata.trainPerClass);
+  const split = recordedSplit(manifest, metadata);
   return {
     file,
     dir,
     manifest,
     metadata,
     model,
-    data: overrides.data ?? manifest?.dataset ?? metadata.dataset,
-    split: { val: manifest?.val ?? numberOf(metadata.val) ?? 0.1, splitSeed: manifest?.splitSeed ?? numberOf(metadata.splitSeed) ?? 0, trainPerClass: recordedTpc ?? null },
+    data: overrides.data ?? split.data,
+    split: { val: split.val ?? 0.1, splitSeed: split.splitSeed ?? 0, trainPerClass: split.trainPerClass ?? null },
     method: methodFromMetadata(metadata),
     precision: manifest?.config?.precision ?? manifest?.precision,
   };
