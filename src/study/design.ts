@@ -10,8 +10,8 @@
 import { PftError } from "../errors.js";
 import type { Catalog } from "../models/index.js";
 import { parseStrategy, strategyInfo, unitsForStrategy, type Direction, type StrategyName } from "../partial/index.js";
-import { addedShapes, methodSpec, type MethodSpec } from "../peft/index.js";
-import type { TrainConfig } from "../train/index.js";
+import { addedShapes, methodSpec, ownFlags, type MethodSpec } from "../peft/index.js";
+import { selectionLabel, type TrainConfig } from "../train/index.js";
 import type { RunKind, RunPurpose } from "../report/records.js";
 import { COST_METHODS } from "../robust/index.js";
 import type { ModelConfig, StudyConfig, TargetConfig } from "./config.js";
@@ -54,34 +54,14 @@ export interface Design {
   notApplicable: Map<string, { what: string; reason: string }[]>;
 }
 
-const LABELS: Record<StrategyName, string> = {
-  full: "Full fine-tuning",
-  attn: "ATTN-only",
-  ffn: "FFN-only",
-  "attn-first-half": "ATTN, first half",
-  "attn-last-half": "ATTN, last half",
-  "ffn-first-half": "FFN, first half",
-  "ffn-last-half": "FFN, last half",
-  "blocks-first-half": "Blocks, first half",
-  "blocks-last-half": "Blocks, last half",
-  linear: "Linear probing",
-};
-const METHOD_LABELS: Record<string, string> = { adapter: "Adapter", vpt: "VPT-Deep", ssf: "SSF", lora: "LoRA", linear: "Linear probing" };
-
 export const strategyLabel = (s: StrategyName): string => {
   const letter = strategyInfo(s).letter;
-  return letter && s !== "full" ? `${LABELS[s]} (${letter})` : LABELS[s];
+  const label = strategyInfo(s).label;
+  return letter && s !== "full" ? `${label} (${letter})` : label;
 };
 
 /** "2" for one stage, "0.2" for [0, 2]: top-k in ids. */
 export const topkId = (topk: readonly number[]): string => topk.join(".");
-
-/** The options that belong to one method (methodSpec rejects the others'). */
-function optionsFor(name: string, o: ModelConfig["methodOptions"]): ModelConfig["methodOptions"] {
-  const own: Record<string, (keyof ModelConfig["methodOptions"])[]> = { adapter: ["adapterReduction"], vpt: ["prompts"], lora: ["loraRank", "loraAlpha", "loraTargets"] };
-  const keys = own[name.trim().toLowerCase()] ?? [];
-  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
-}
 
 const round = (x: number): string => String(Number(x.toPrecision(6)));
 
@@ -164,18 +144,18 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     // The parameter-efficient baselines.
     const methods: MethodSpec[] = [];
     for (const name of m.methods) {
-      const spec = methodSpec(name, optionsFor(name, m.methodOptions));
+      const spec = methodSpec(name, ownFlags(name, m.methodOptions));
       try {
         addedShapes(f.shapes, spec);
         methods.push(spec);
       } catch (e) {
-        skipped.push({ what: METHOD_LABELS[spec.method] ?? spec.method, reason: (e as Error).message });
+        skipped.push({ what: selectionLabel(spec.method), reason: (e as Error).message });
       }
     }
     for (const t of cfg.targets) {
       for (const seed of seeds) {
         for (const spec of methods) {
-          add({ ...none, id: `${m.key}-${t.key}-${spec.method}-s${seed}`, model: m, target: t, kind: spec.method === "linear" ? "linear" : "method", label: METHOD_LABELS[spec.method] ?? spec.method, method: spec, seed, config: ft(t, seed) }, "main");
+          add({ ...none, id: `${m.key}-${t.key}-${spec.method}-s${seed}`, model: m, target: t, kind: spec.method === "linear" ? "linear" : "method", label: selectionLabel(spec.method), method: spec, seed, config: ft(t, seed) }, "main");
         }
       }
     }
@@ -214,10 +194,8 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
   return { slots, notApplicable };
 }
 
-const COST_LABELS: Record<string, string> = { full: LABELS.full, attn: LABELS.attn, ffn: LABELS.ffn, fapft: "FAPFT", linear: LABELS.linear, adapter: "Adapter", vpt: "VPT-Deep", ssf: "SSF", lora: "LoRA" };
-
 /** A Fig. 5 method's name in the report: the study's labels without Fig. 3's letters. */
-export const costLabel = (method: string): string => COST_LABELS[method] ?? method;
+export const costLabel = (method: string): string => selectionLabel(method);
 
 /**
  * The methods the cost step measures for one model, in Fig. 5's order (COST_METHODS): those that the study fine-tunes for it
@@ -234,7 +212,7 @@ export function costMethods(design: Design, model: ModelConfig): { methods: stri
       continue;
     }
     const isStrategy = key === "attn" || key === "ffn" || key === "linear";
-    const label = isStrategy ? strategyLabel(key as StrategyName) : (METHOD_LABELS[key] ?? key);
+    const label = isStrategy ? strategyLabel(key as StrategyName) : selectionLabel(key);
     const na = design.notApplicable.get(model.key)?.find((n) => n.what === label);
     leftOut.push({ what: costLabel(key), reason: na?.reason ?? `not among the model's ${isStrategy ? "strategies" : "methods"} in the configuration` });
   }

@@ -306,10 +306,11 @@ class Study {
     const topk = slot.fapft.topk === "auto" ? diff.topk : slot.fapft.topk;
     const direction = slot.fapft.direction === "auto" ? diff.direction : slot.fapft.direction;
     const plan = planFapft(angles, { topk, direction }, { model: m.name, pretrained: this.rel(pre.dir), finetuned: this.rel(ft.dir) });
+    // Saved for the report and for `pft finetune --plan`; the run itself is given the object.
     const file = join(this.out, "plans", `${slot.id}.json`);
     if (!existsSync(file) || stableStringify(readJson(file, "plan")) !== stableStringify(plan)) savePlan(file, plan);
     const chosen = { topk: plan.topk!, direction: plan.direction!, units: plan.units };
-    return { options: { plan: file }, train: { plan: chosen, anglesFrom: { run: ft.slot.id, weights: fileDigest(weightsFileOf(ft.dir)) } }, trainable: plan.trainable, plan: chosen };
+    return { options: { plan }, train: { plan: chosen, anglesFrom: { run: ft.slot.id, weights: fileDigest(weightsFileOf(ft.dir)) } }, trainable: plan.trainable, plan: chosen };
   }
 
   /** Fine-tuned angles (Eq. 2) between the model's pretrained weights and a finished full fine-tune. */

@@ -7,6 +7,7 @@ export { loadCheckpoint, saveCheckpoint, writeFileAtomic, writeJsonAtomic, readJ
 export { createProgress, type Progress } from "./progress.js";
 export { buildLoaders, trainTransforms, evalTransforms, type Loaders } from "./pipeline.js";
 export { runTraining, type RunOptions, type RunResult } from "./run.js";
+export { selectionOf, applySelection, freezeFor, selectionLabel, type Selection, type Applied } from "./selection.js";
 export {
   readManifest,
   readResult,

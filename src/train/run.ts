@@ -5,17 +5,18 @@ import { join } from "node:path";
 import { engineInfo, describeEngine, manualSeed } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { loadDataset, describeDataset } from "../data/index.js";
-import { createModel, catalogOf, loadPretrained, type VisionModel } from "../models/index.js";
+import { createModel, loadPretrained, type VisionModel } from "../models/index.js";
 import { writeSafetensors } from "../nn/index.js";
 import { RUN_FILES } from "../files.js";
-import { planForStrategy, loadPlan, parseStrategy, type Plan } from "../partial/index.js";
-import { applyMethod, type MethodSpec, type Peft } from "../peft/index.js";
+import type { Plan } from "../partial/index.js";
+import type { MethodSpec } from "../peft/index.js";
 import { trainConfig, type TrainConfig } from "./config.js";
 import { buildLoaders } from "./pipeline.js";
 import { train, type TrainResult } from "./trainer.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { writeJsonAtomic } from "./checkpoint.js";
 import { defaultPrecision, fileSha256, readWeights } from "./rundir.js";
+import { applySelection, selectionOf } from "./selection.js";
 import { createProgress, type Progress } from "./progress.js";
 
 export interface RunOptions {
@@ -25,9 +26,9 @@ export interface RunOptions {
   model?: string;
   /** Pretrained weights (a safetensors file or a run directory); absent for pretraining. */
   from?: string;
-  /** What trains: a strategy name/letter, or a plan file. Default "full". */
+  /** What trains: a strategy name/letter, or a plan (a file from `pft plan`, or one made in memory). Default "full". */
   strategy?: string;
-  plan?: string;
+  plan?: string | Plan;
   /**
    * A parameter-efficient baseline (src/peft) instead of a strategy or plan: adapter, vpt, ssf,
    * lora; linear is the strategy `linear`. Recorded in the weights' metadata for `pft eval`.
@@ -70,7 +71,7 @@ export interface RunResult {
 
 export function runTraining(o: RunOptions): RunResult {
   const log = o.log ?? ((s: string) => process.stderr.write(s + "\n"));
-  if (o.method && (o.plan !== undefined || o.strategy !== undefined)) throw new PftError("config", "give a method or a strategy/plan, not both");
+  const selection = selectionOf(o);
   if (o.merge && !(o.method?.method === "ssf" || o.method?.method === "lora")) throw new PftError("config", `only ssf and lora merge into the weights${o.method ? `, not ${o.method.method}` : ""}`);
   const info = engineInfo();
   const cfg = trainConfig({ precision: defaultPrecision(info), ...o.config });
@@ -100,24 +101,14 @@ export function runTraining(o: RunOptions): RunResult {
     if (report.headReset) log(`head re-initialised: the checkpoint has ${report.headReset.checkpointClasses} classes, ${o.data} has ${report.headReset.modelClasses}`);
   }
 
-  let plan: Plan | null = null;
-  let peft: Peft | null = null;
-  if (o.method && o.method.method !== "linear") peft = applyMethod(model, o.method);
-  else if (o.plan) plan = loadPlan(o.plan, catalogOf(model));
-  else {
-    const id = parseStrategy(o.method?.method === "linear" ? "linear" : (o.strategy ?? "full"));
-    if (id === "fapft") throw new PftError("config", "FAPFT needs angles: make a plan with `pft plan` from the pretrained and a fully fine-tuned checkpoint, then pass --plan");
-    plan = planForStrategy(catalogOf(model), id, { model: modelName });
-  }
-  const strategy = peft ? peft.spec.method : o.plan ? `plan:${o.plan}` : plan!.strategy;
-  const trained = peft ? peft.model : model;
+  const chosen = applySelection(model, selection, { model: modelName });
+  const { peft, plan, name: strategy, model: trained } = chosen;
   const loaders = buildLoaders(splits, trained, cfg);
-  const trainableCount = peft ? trained.countParameters({ trainableOnly: true }) : plan!.counts.trainable;
-  log(`model: ${modelName}, ${trained.countParameters().toLocaleString("en")} parameters, ${trainableCount.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
+  log(`model: ${modelName}, ${trained.countParameters().toLocaleString("en")} parameters, ${chosen.count.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
 
   const result = train({
     model: trained,
-    trainable: peft ? peft.trainable : plan!.strategy === "full" ? "all" : plan!.trainable,
+    trainable: chosen.trainable,
     train: loaders.train,
     val: loaders.val,
     config: cfg,

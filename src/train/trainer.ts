@@ -16,6 +16,7 @@ import { lrSchedule, trainBudget, type TrainBudget, type TrainConfig } from "./c
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { forwardPartial } from "./forward.js";
 import { createProgress, type Progress } from "./progress.js";
+import { freezeFor } from "./selection.js";
 import { MANIFEST_FORMAT, weightsMetadata, type RunInputs, type RunManifest } from "./rundir.js";
 
 export interface Batch {
@@ -84,14 +85,11 @@ export function train(job: TrainJob): TrainResult {
   manualSeed(cfg.seed);
 
   // ---- what trains
-  if (job.trainable === "all") model.unfreezeAll();
-  else {
-    const names = new Set(job.trainable);
+  if (job.trainable !== "all") {
     const known = new Set(model.namedParameters().map((n) => n.name));
-    for (const n of names) if (!known.has(n)) throw new PftError("config", `plan names parameter '${n}', which the model does not have`);
-    model.setTrainable((n) => names.has(n), true);
-    model.setTrainable((n) => !names.has(n), false);
+    for (const n of job.trainable) if (!known.has(n)) throw new PftError("config", `plan names parameter '${n}', which the model does not have`);
   }
+  freezeFor(model, job.trainable);
   const trainable = model.trainableParameters();
   if (trainable.length === 0) throw new PftError("config", "no parameter is trainable: nothing to fine-tune");
   const opt = new AdamW(paramGroupsWeightDecay(trainable, cfg.weightDecay, model.noWeightDecay()), { lr: cfg.lr, weightDecay: cfg.weightDecay });

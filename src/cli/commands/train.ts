@@ -3,7 +3,7 @@ import { PftError } from "../../errors.js";
 import { listModels } from "../../models/index.js";
 import { loadDataset, describeDataset } from "../../data/index.js";
 import { runTraining, readTrained, loadTrained, defaultPrecision, evaluate, buildLoaders, trainConfig, type TrainConfig } from "../../train/index.js";
-import { methodSpec, type MethodSpec } from "../../peft/index.js";
+import { METHOD_OPTIONS, methodSpec, type MethodSpec } from "../../peft/index.js";
 import type { FlagSpecs, FlagValues } from "../args.js";
 import type { Command } from "../command.js";
 import { robustnessFlags, runRobustEval } from "./robust.js";
@@ -63,22 +63,12 @@ function configFrom(f: FlagValues): Partial<TrainConfig> {
 /** The parameter-efficient baselines' flags (src/peft), shared with `pft params`. */
 export const methodFlags: FlagSpecs = {
   method: { type: "string", help: "a parameter-efficient baseline instead of a strategy: adapter, vpt, ssf, lora, or linear (= --strategy linear)" },
-  "adapter-reduction": { type: "integer", help: "adapter: bottleneck = width / reduction (default 64)" },
-  prompts: { type: "integer", help: "vpt: prompt tokens per layer (default 50)" },
-  "lora-rank": { type: "integer", help: "lora: rank r (default 8)" },
-  "lora-alpha": { type: "number", help: "lora: the update is scaled by alpha / r (default 8)" },
-  "lora-targets": { type: "string", help: "lora: comma-separated among qkv, proj, fc1, fc2 (default qkv)" },
+  ...Object.fromEntries(METHOD_OPTIONS.map((o) => [o.cli, { type: o.type, help: o.help }])),
 };
 
 /** The method and its options from methodFlags, or undefined without --method (its options alone are an error). */
 export function methodFrom(f: FlagValues): MethodSpec | undefined {
-  const opts = {
-    adapterReduction: f["adapter-reduction"] as number | undefined,
-    prompts: f.prompts as number | undefined,
-    loraRank: f["lora-rank"] as number | undefined,
-    loraAlpha: f["lora-alpha"] as number | undefined,
-    loraTargets: f["lora-targets"] as string | undefined,
-  };
+  const opts = Object.fromEntries(METHOD_OPTIONS.map((o) => [o.flag, f[o.cli]]));
   if (f.method === undefined) {
     const stray = Object.keys(methodFlags).find((k) => k !== "method" && f[k] !== undefined);
     if (stray) throw new PftError("argument", `--${stray} needs --method`);
