@@ -1,7 +1,7 @@
 // Computational cost of every fine-tuning method, measured the same way for all (the paper's
 // section 4.6 and Fig. 5): training latency per step, training memory, test latency, test memory.
 //
-// One measurement = one method in one mode ("train" or "test") in a fresh process (bench/cost/
+// One measurement = one method in one mode ("train" or "test") in a fresh process (src/robust/cost-
 // worker.ts calls measureCostInProcess), so the process's peak RSS belongs to that method alone:
 //   - the same batch of random inputs for all, `warmup` untimed steps, then `reps` timed steps;
 //     the latency is their median, by default in CPU time with one engine thread (threads: 1),
@@ -219,7 +219,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Measures one method in one mode in this process (bench/cost/worker.ts runs it in a fresh one). */
+/** Measures one method in one mode in this process (cost-worker.ts runs it in a fresh one). */
 export function measureCostInProcess(method: string, mode: CostMode, options: Partial<CostOptions> = {}): CostSample & { fapftUnits: string[] | null } {
   const o = withDefaults(options);
   if (mode !== "train" && mode !== "test") throw new PftError("argument", `mode must be train or test, got '${mode}'`);
@@ -326,8 +326,8 @@ export function measureCostInProcess(method: string, mode: CostMode, options: Pa
 
 // ------------------------------------------------------------------ one process per measurement
 
-/** bench/cost/worker.js next to this file in dist/. */
-export const DEFAULT_COST_WORKER = fileURLToPath(new URL("../../bench/cost/worker.js", import.meta.url));
+/** cost-worker.js next to this file. */
+export const DEFAULT_COST_WORKER = fileURLToPath(new URL("./cost-worker.js", import.meta.url));
 
 /** Runs one measurement in a fresh Node process and returns its sample. */
 export function spawnCostSample(method: string, mode: CostMode, o: CostOptions, worker = DEFAULT_COST_WORKER): CostSample & { fapftUnits: string[] | null } {

@@ -5,5 +5,4 @@ export { greedySelect, type GreedyResult, type GreedyStep } from "./greedy.js";
 export { averageTensors, writeAverage, loadAverage, type SoupTensor, type SoupObserver, type AverageOptions, type AverageSummary } from "./average.js";
 export { openIngredients, recordedModelOf, type Ingredient, type IngredientSet } from "./ingredients.js";
 export { soupParams, fullSoupParams, fapftSoupParams, type SoupParams } from "./params.js";
-export { runSoupStudy, studyTable, type SoupStudyConfig, type SoupStudyResult, type StudyRun } from "./study.js";
 export { RawTensorReader, SafetensorsStreamWriter, type StreamEntry } from "./stream.js";

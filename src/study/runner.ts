@@ -272,7 +272,7 @@ class Study {
       this.backend.train(options);
     } catch (e) {
       // A run started elsewhere (the study directory moved) cannot resume: its recorded paths differ.
-      if (!(isPftError(e) && e.code === "config" && /cannot resume/.test(e.message))) throw e;
+      if (!(isPftError(e) && e.reason === "resume-mismatch")) throw e;
       this.log(`${tag} ${slot.id}: its checkpoint was made with other paths: starting over`);
       resetRun(dir, inputs);
       this.backend.train(options);

@@ -106,7 +106,7 @@ export function train(job: TrainJob): TrainResult {
   const resumed = job.outDir && job.resume ? loadCheckpoint(job.outDir) : null;
   if (resumed) {
     if (resumed.state.fingerprint !== fingerprint) {
-      throw new PftError("config", `cannot resume ${job.outDir}: it was started with a different configuration, model, data or plan`);
+      throw new PftError("config", `cannot resume ${job.outDir}: it was started with a different configuration, model, data or plan`, { reason: "resume-mismatch" });
     }
     model.loadStateDict(resumed.model);
     opt.loadStateDict({ ...(resumed.state.optimizer as object), tensors: resumed.optimizer } as never);
