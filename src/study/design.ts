@@ -15,6 +15,7 @@ import { selectionLabel, type TrainConfig } from "../train/index.js";
 import type { RunKind, RunPurpose } from "../report/records.js";
 import { COST_METHODS } from "../robust/index.js";
 import type { ModelConfig, StudyConfig, TargetConfig } from "./config.js";
+import { slotIds, topkId } from "./ids.js";
 
 export interface FapftSpec {
   /** Per-stage top-k, or "auto": the model's fapftTopk for the target's difficulty. */
@@ -60,8 +61,7 @@ export const strategyLabel = (s: StrategyName): string => {
   return letter && s !== "full" ? `${label} (${letter})` : label;
 };
 
-/** "2" for one stage, "0.2" for [0, 2]: top-k in ids. */
-export const topkId = (topk: readonly number[]): string => topk.join(".");
+export { topkId };
 
 const round = (x: number): string => String(Number(x.toPrecision(6)));
 
@@ -94,7 +94,7 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     const none = { strategy: null, method: null, fapft: null, variant: null } as const;
 
     const pre = add(
-      { ...none, id: `${m.key}-pretrain`, model: m, target: null, kind: "pretrain", label: `Pretraining on ${cfg.source.data}`, seed: 0, config: { ...cfg.source.train, ...m.pretrain, seed: 0 } },
+      { ...none, id: slotIds.pretrain(m), model: m, target: null, kind: "pretrain", label: `Pretraining on ${cfg.source.data}`, seed: 0, config: { ...cfg.source.train, ...m.pretrain, seed: 0 } },
       "pretrain",
     );
     void pre;
@@ -104,7 +104,7 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
       if (lr !== baseLr && epochs !== baseEpochs) throw new PftError("config", "a full fine-tuning variant changes either lr or epochs, not both");
       const suffix = variant ? `-${variant.axis === "lr" ? "lr" : "ep"}${round(variant.value)}` : "";
       const label = variant ? `Full fine-tuning, ${variant.axis} ${round(variant.value)}` : "Full fine-tuning";
-      return add({ ...none, id: `${m.key}-${t.key}-full${suffix}-s${seed}`, model: m, target: t, kind: "full", label, strategy: "full", variant, seed, config: ft(t, seed, { lr, epochs }) }, purpose);
+      return add({ ...none, id: slotIds.full(m, t, seed, suffix), model: m, target: t, kind: "full", label, strategy: "full", variant, seed, config: ft(t, seed, { lr, epochs }) }, purpose);
     };
 
     // Full fine-tuning: Table 1/2's baseline, the angles' source, and the difficulty rule's input.
@@ -119,7 +119,7 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     // FAPFT, each seed with the angles of its own full fine-tune.
     for (const t of cfg.targets) {
       for (const seed of seeds) {
-        add({ ...none, id: `${m.key}-${t.key}-fapft-s${seed}`, model: m, target: t, kind: "fapft", label: "FAPFT", fapft: { topk: "auto", direction: "auto", anglesFrom: `${m.key}-${t.key}-full-s${seed}` }, seed, config: ft(t, seed) }, "main");
+        add({ ...none, id: slotIds.fapft(m, t, seed), model: m, target: t, kind: "fapft", label: "FAPFT", fapft: { topk: "auto", direction: "auto", anglesFrom: slotIds.full(m, t, seed) }, seed, config: ft(t, seed) }, "main");
       }
     }
     // The manual strategies (Fig. 3) and linear probing.
@@ -137,7 +137,7 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     for (const t of cfg.targets) {
       for (const seed of seeds) {
         for (const s of strategies) {
-          add({ ...none, id: `${m.key}-${t.key}-${s}-s${seed}`, model: m, target: t, kind: s === "linear" ? "linear" : "strategy", label: strategyLabel(s), strategy: s, seed, config: ft(t, seed) }, "main");
+          add({ ...none, id: slotIds.selection(m, t, s, seed), model: m, target: t, kind: s === "linear" ? "linear" : "strategy", label: strategyLabel(s), strategy: s, seed, config: ft(t, seed) }, "main");
         }
       }
     }
@@ -155,7 +155,7 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     for (const t of cfg.targets) {
       for (const seed of seeds) {
         for (const spec of methods) {
-          add({ ...none, id: `${m.key}-${t.key}-${spec.method}-s${seed}`, model: m, target: t, kind: spec.method === "linear" ? "linear" : "method", label: selectionLabel(spec.method), method: spec, seed, config: ft(t, seed) }, "main");
+          add({ ...none, id: slotIds.selection(m, t, spec.method, seed), model: m, target: t, kind: spec.method === "linear" ? "linear" : "method", label: selectionLabel(spec.method), method: spec, seed, config: ft(t, seed) }, "main");
         }
       }
     }
@@ -164,12 +164,12 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
       add(
         {
           ...none,
-          id: `${m.key}-${t.key}-top${topkId(topk)}-${direction === "auto" ? "auto" : direction}-s${seeds[0]}`,
+          id: slotIds.topk(m, t, topk, direction, seeds[0]),
           model: m,
           target: t,
           kind: "fapft",
           label: `FAPFT top-${topk.length === 1 ? topk[0] : `[${topk.join(", ")}]`}, ${direction === "auto" ? "the target's direction" : `${direction} angles`}`,
-          fapft: { topk, direction, anglesFrom: `${m.key}-${t.key}-full-s${seeds[0]}` },
+          fapft: { topk, direction, anglesFrom: slotIds.full(m, t, seeds[0]) },
           seed: seeds[0],
           config: ft(t, seeds[0]),
         },

@@ -23,7 +23,7 @@ import { PftError, isPftError } from "../errors.js";
 import { createModel, catalogOf } from "../models/index.js";
 import { DIRECTION_FOR, strategyInfo, angleMap, planFapft, planForStrategy, savePlan, type AngleReport, type Direction } from "../partial/index.js";
 import { RUN_FILES, weightsFileOf } from "../files.js";
-import { readJson, readManifest, trainConfig, writeJsonAtomic, type Progress, type RunOptions } from "../train/index.js";
+import { readJson, readManifest, selectionLabel, trainConfig, writeJsonAtomic, type Progress, type RunOptions } from "../train/index.js";
 import type { AngleSet, ConsistencyRecord, CostRecord, DifficultyRecord, ModelRecord, RobustnessRecord, RunRecord, SoupRecord, StudyRecords } from "../report/records.js";
 import { RECORDS_FORMAT, RECORDS_VERSION } from "../report/records.js";
 import { buildReport, type Report } from "../report/index.js";
@@ -31,7 +31,8 @@ import { realBackend, type CostRequest, type CostResult, type RobustnessResult, 
 import type { DataConfig, ModelConfig, StudyConfig, TargetConfig } from "./config.js";
 import { consistencyRecord } from "./consistency.js";
 import { prepareData, type PreparedData } from "./data.js";
-import { costMethods, designStudy, topkId, type Design, type ModelFacts, type Slot } from "./design.js";
+import { slotIds, soupId, robustnessId, costId, topkId } from "./ids.js";
+import { costMethods, designStudy, type Design, type ModelFacts, type Slot } from "./design.js";
 import { fileDigest, isDone, openRun, readOutputs, resetRun, sameInputs, stableStringify, type RunOutputs } from "./store.js";
 
 export interface StudyOptions {
@@ -219,7 +220,7 @@ class Study {
       this.log(`${tag} ${slot.id}: waiting for ${why} (not available)`);
       record({ dir: join(this.out, "runs", slot.id), sameAs: null, outputs: null, plan: null });
     };
-    const pre = t ? this.done.get(`${m.key}-pretrain`) : null;
+    const pre = t ? this.done.get(slotIds.pretrain(m)) : null;
     if (t && !pre?.outputs) return pending("the pretrained weights");
     const what = this.resolve(slot);
     if (typeof what === "string") return pending(what);
@@ -301,7 +302,7 @@ class Study {
     if (!angles) return slot.fapft.anglesFrom;
     const diff = this.difficultyOf(m, slot.target!);
     if (!diff) return "the full fine-tunes that decide the difficulty";
-    const pre = this.done.get(`${m.key}-pretrain`)!;
+    const pre = this.done.get(slotIds.pretrain(m))!;
     const ft = this.done.get(slot.fapft.anglesFrom)!;
     const topk = slot.fapft.topk === "auto" ? diff.topk : slot.fapft.topk;
     const direction = slot.fapft.direction === "auto" ? diff.direction : slot.fapft.direction;
@@ -317,7 +318,7 @@ class Study {
   private anglesOf(m: ModelConfig, fullId: string): AngleReport | null {
     const have = this.angles.get(fullId);
     if (have) return have;
-    const pre = this.done.get(`${m.key}-pretrain`);
+    const pre = this.done.get(slotIds.pretrain(m));
     const ft = this.done.get(fullId);
     if (!pre?.outputs || !ft?.outputs) return null;
     const report = this.backend.angles(pre.dir, ft.dir);
@@ -331,7 +332,7 @@ class Study {
     if (!recs) {
       const mean = (xs: (number | null | undefined)[]) => (xs.every((x) => typeof x === "number") && xs.length ? (xs as number[]).reduce((a, b) => a + b, 0) / xs.length : null);
       const stats = this.cfg.targets.map((tt) => {
-        const runs = this.seedsOf(m).map((s) => this.done.get(`${m.key}-${tt.key}-full-s${s}`)?.outputs?.result);
+        const runs = this.seedsOf(m).map((s) => this.done.get(slotIds.full(m, tt, s))?.outputs?.result);
         return { t: tt, val: mean(runs.map((r) => r?.best?.acc)), test: mean(runs.map((r) => r?.test.acc)) };
       });
       const auto = stats.filter((s) => s.t.difficulty === "auto");
@@ -365,13 +366,13 @@ class Study {
     const diff = this.difficultyOf(m, t);
     const fapft = m.soupTopk.map((k) => {
       const inAblation = m.ablation && m.ablationTopk.some((a) => topkId(a) === topkId(k));
-      return `${m.key}-${t.key}-top${topkId(k)}-${inAblation ? (diff?.direction ?? "?") : "auto"}-s${this.seedsOf(m)[0]}`;
+      return slotIds.topk(m, t, k, inAblation ? (diff?.direction ?? "?") : "auto", this.seedsOf(m)[0]);
     });
     return ([["fft", fft], ["fapft", fapft]] as const).filter(([, ids]) => ids.length >= 2).map(([kind, ids]) => this.soup(m, t, kind, ids));
   }
 
   private soup(m: ModelConfig, t: TargetConfig, kind: "fft" | "fapft", ids: (string | null)[]): SoupRecord {
-    const id = `${m.key}-${t.key}-${kind}`;
+    const id = soupId(m, t, kind);
     const file = (ext: string) => join(this.out, "soups", `${id}${ext}`);
     const seed = this.seedsOf(m)[0];
     const members = ids.map((x) => (x ? this.done.get(x) : undefined));
@@ -431,14 +432,15 @@ class Study {
     const t = this.cfg.targets.find((x) => x.key === rc.target)!;
     const s0 = this.seedsOf(m)[0];
     const picks: { label: string; source: string; dir: string | null; weights: string | null; trainable: number | null; iidAcc: number | null }[] = [];
-    for (const [label, key] of [["Full fine-tuning", "full"], ["ATTN-only", "attn"], ["FFN-only", "ffn"], ["FAPFT", "fapft"]] as const) {
-      const d = this.done.get(`${m.key}-${t.key}-${key}-s${s0}`);
+    for (const key of ["full", "attn", "ffn", "fapft"] as const) {
+      const label = selectionLabel(key);
+      const d = this.done.get(key === "full" ? slotIds.full(m, t, s0) : key === "fapft" ? slotIds.fapft(m, t, s0) : slotIds.selection(m, t, key, s0));
       if (d) picks.push({ label, source: d.slot.id, dir: d.dir, weights: d.outputs ? weightsFileOf(d.dir) : null, trainable: d.outputs?.result.trainable ?? null, iidAcc: d.outputs?.result.test.acc ?? null });
     }
     for (const s of soups.filter((x) => x.model === m.key && x.target === t.key)) {
       picks.push({ label: s.kind === "fft" ? "Soup-FFT" : "Soup-FAPFT", source: s.weights.replace(/\.safetensors$/, ""), dir: null, weights: s.soup ? join(this.out, s.weights) : null, trainable: s.soup?.trainedParams ?? null, iidAcc: s.soup?.testAcc ?? null });
     }
-    const id = `${m.key}-${t.key}`;
+    const id = robustnessId(m, t);
     const rec: RobustnessRecord = {
       model: m.key,
       target: t.key,
@@ -503,7 +505,7 @@ class Study {
     const settings: CostRecord["settings"] = { batch: cc.batch ?? recipe.batchSize, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads, precision: recipe.precision, clock: cc.threads === 1 ? "cpu" : "wall" };
     const { methods, leftOut } = costMethods(this.design, m);
     const t0 = this.cfg.targets[0];
-    const fapftRun = `${m.key}-${t0.key}-fapft-s${this.seedsOf(m)[0]}`;
+    const fapftRun = slotIds.fapft(m, t0, this.seedsOf(m)[0]);
     const plan = this.done.get(fapftRun)?.plan ?? null;
     const rec: CostRecord = {
       model: m.key,
@@ -519,7 +521,7 @@ class Study {
     }
     const inputs: Omit<CostRequest, "log"> = { model: m.name, numClasses: STUDY_CLASSES, methods, methodOptions: m.methodOptions, fapftUnits: plan.units, precision: recipe.precision, batch: settings.batch, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads };
     const start = `${methods.length} methods x train and test, each in a fresh process (batch ${settings.batch}, ${settings.precision}, median of ${cc.reps} steps after ${cc.warmup}, best of ${cc.rounds} round${cc.rounds === 1 ? "" : "s"})`;
-    const result = this.measured(join("cost", `${m.key}.json`), "cost measurements", inputs, `${m.key} cost`, start, (): CostResult => this.backend.cost({ ...inputs, log: (line) => this.log(`study: ${m.key} cost: ${line}`) }));
+    const result = this.measured(join("cost", `${costId(m)}.json`), "cost measurements", inputs, `${m.key} cost`, start, (): CostResult => this.backend.cost({ ...inputs, log: (line) => this.log(`study: ${m.key} cost: ${line}`) }));
     if (result) {
       rec.machine = result.machine;
       rec.rows = result.rows;
