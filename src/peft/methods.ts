@@ -75,34 +75,48 @@ registerMethod({
   apply: (model) => applyLinear(model),
   shapes: () => linearShapes(),
 });
-registerMethod({
-  name: "adapter",
-  label: "Adapter",
-  description: "Adapter (Houlsby et al.): a bottleneck after every block's FFN",
-  mergeable: false,
-  options: [{ key: "reduction", flag: "adapterReduction", cli: "adapter-reduction", type: "integer", help: `adapter: bottleneck = width / reduction (default ${ADAPTER_DEFAULTS.reduction})` }],
-  resolve(o) {
-    const opts = { reduction: num("adapter", o, "reduction", ADAPTER_DEFAULTS.reduction) };
-    checkAdapterOptions(opts);
-    return { method: "adapter", ...opts };
-  },
-  apply: (model, spec) => applyAdapter(model, spec as AdapterOptions),
-  shapes: (shapes, spec) => adapterShapes(shapes, spec as AdapterOptions),
-});
-registerMethod({
-  name: "vpt",
-  label: "VPT-Deep",
-  description: "VPT-Deep (Jia et al.): learnable prompt tokens at every layer's input (ViT only)",
-  mergeable: false,
-  options: [{ key: "prompts", flag: "prompts", cli: "prompts", type: "integer", help: `vpt: prompt tokens per layer (default ${VPT_DEFAULTS.prompts})` }],
-  resolve(o) {
-    const opts = { prompts: num("vpt", o, "prompts", VPT_DEFAULTS.prompts) };
-    checkVptOptions(opts);
-    return { method: "vpt", ...opts };
-  },
-  apply: (model, spec) => applyVpt(model, spec as VptOptions),
-  shapes: (shapes, spec) => vptShapes(shapes, spec as VptOptions),
-});
+/** A method with one numeric option and no merge (Adapter's reduction, VPT-Deep's prompts). */
+function oneOptionMethod<O extends AdapterOptions | VptOptions>(d: Pick<MethodDef, "name" | "label" | "description"> & { option: MethodOption; fallback: number; check(o: O): void; apply(model: VisionModel, o: O): Peft; shapes(shapes: ReadonlyMap<string, readonly number[]>, o: O): Map<string, number[]> }): MethodDef {
+  return {
+    name: d.name,
+    label: d.label,
+    description: d.description,
+    mergeable: false,
+    options: [d.option],
+    resolve(o) {
+      const opts = { [d.option.key]: num(d.name, o, d.option.key, d.fallback) } as unknown as O;
+      d.check(opts);
+      return { method: d.name, ...opts } as MethodSpec;
+    },
+    apply: (model, spec) => d.apply(model, spec as unknown as O),
+    shapes: (shapes, spec) => d.shapes(shapes, spec as unknown as O),
+  };
+}
+
+registerMethod(
+  oneOptionMethod<AdapterOptions>({
+    name: "adapter",
+    label: "Adapter",
+    description: "Adapter (Houlsby et al.): a bottleneck after every block's FFN",
+    option: { key: "reduction", flag: "adapterReduction", cli: "adapter-reduction", type: "integer", help: `adapter: bottleneck = width / reduction (default ${ADAPTER_DEFAULTS.reduction})` },
+    fallback: ADAPTER_DEFAULTS.reduction,
+    check: checkAdapterOptions,
+    apply: applyAdapter,
+    shapes: adapterShapes,
+  }),
+);
+registerMethod(
+  oneOptionMethod<VptOptions>({
+    name: "vpt",
+    label: "VPT-Deep",
+    description: "VPT-Deep (Jia et al.): learnable prompt tokens at every layer's input (ViT only)",
+    option: { key: "prompts", flag: "prompts", cli: "prompts", type: "integer", help: `vpt: prompt tokens per layer (default ${VPT_DEFAULTS.prompts})` },
+    fallback: VPT_DEFAULTS.prompts,
+    check: checkVptOptions,
+    apply: applyVpt,
+    shapes: vptShapes,
+  }),
+);
 registerMethod({
   name: "ssf",
   label: "SSF",

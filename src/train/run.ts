@@ -15,7 +15,7 @@ import { buildLoaders } from "./pipeline.js";
 import { train, type TrainResult } from "./trainer.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { writeJsonAtomic } from "./checkpoint.js";
-import { defaultPrecision, fileSha256, readWeights } from "./rundir.js";
+import { defaultPrecision, fileSha256, readWeights, type RunResultRecord } from "./rundir.js";
 import { applySelection, selectionOf } from "./selection.js";
 import { createProgress, type Progress } from "./progress.js";
 
@@ -53,18 +53,8 @@ export interface RunOptions {
   progress?: Progress;
 }
 
-export interface RunResult {
-  out: string;
-  model: string;
-  strategy: string;
-  /** The parameter-efficient method and its options, when one was trained (strategy is then its name). */
-  method?: MethodSpec;
-  seed: number;
-  trainable: number;
-  total: number;
-  /** How long it trained: the unit it was configured in (epochs or steps), steps, epochs, warm-up. */
-  budget: TrainResult["budget"];
-  best: TrainResult["best"];
+/** What runTraining returns: result.json (rundir.ts: RunResultRecord) with the epochs. */
+export interface RunResult extends RunResultRecord {
   test: EvalResult;
   epochs: TrainResult["epochs"];
 }

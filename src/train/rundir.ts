@@ -73,11 +73,14 @@ export interface RunManifest extends RunInputs {
 export interface RunResultRecord {
   out: string;
   model: string;
+  /** What trained: a strategy, `plan:...`, or the method's name. */
   strategy: string;
+  /** The parameter-efficient method and its options, when one was trained (strategy is then its name). */
   method?: MethodSpec;
   seed: number;
   trainable: number;
   total: number;
+  /** How long it trained: the unit it was configured in (epochs or steps), steps, epochs, warm-up. */
   budget: TrainBudget;
   best: { epoch: number; acc: number; loss: number } | null;
   test: { acc: number; loss: number; n: number };
