@@ -13,12 +13,18 @@ export type PftErrorCode =
   | "numeric" // NaN/Inf where a finite value is required
   | "io";
 
+/** A finer kind within a code, for the callers that react to exactly that case. */
+export type PftErrorReason =
+  | "resume-mismatch"; // (config) a run directory's checkpoint was made by another configuration, model, data or plan
+
 export class PftError extends Error {
   readonly code: PftErrorCode;
-  constructor(code: PftErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly reason: PftErrorReason | undefined;
+  constructor(code: PftErrorCode, message: string, options?: { cause?: unknown; reason?: PftErrorReason }) {
     super(message, options);
     this.name = "PftError";
     this.code = code;
+    this.reason = options?.reason;
   }
 }
 

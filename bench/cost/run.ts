@@ -1,6 +1,6 @@
 // bench/cost: Fig. 5 of the paper. Training latency per step, training memory, test latency and
 // test memory of every method (full, the partial strategies, FAPFT, linear, Adapter, VPT-Deep,
-// SSF, LoRA), each method and mode in a fresh process (bench/cost/worker.ts), measured the same
+// SSF, LoRA), each method and mode in a fresh process (src/robust/cost-worker.ts), measured the same
 // way for all: see src/robust/cost.ts. Prints the table with ratios to full fine-tuning (train)
 // and to the plain model (test), and writes the report as JSON with --out.
 import { writeFileSync } from "node:fs";

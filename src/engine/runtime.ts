@@ -4,6 +4,7 @@
 import { availableParallelism } from "node:os";
 import { readFileSync, renameSync, rmSync } from "node:fs";
 import { PftError } from "../errors.js";
+import { tempPathFor } from "../files.js";
 import { callNative as call, Tensor } from "./tensor.js";
 
 export interface EngineInfo {
@@ -157,7 +158,7 @@ export function emptyCache(): void {
  * with times) to `tracePath` as a Chrome trace (chrome://tracing, Perfetto). One profile at a time.
  */
 export function profile<T>(tracePath: string, fn: () => T): T {
-  const tmp = `${tracePath}.tmp-${process.pid}`;
+  const tmp = tempPathFor(tracePath);
   call("profileStart", tmp);
   let ok = false;
   try {

@@ -23,9 +23,9 @@
 // by name (UTF-8 byte order). Widest-first makes every tensor's offset a multiple of its item size
 // without padding, which the no-holes rule forbids.
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { PftError, isPftError } from "../errors.js";
+import { tempPathFor } from "../files.js";
 import { Tensor, type DType } from "../engine/tensor.js";
 import { isFloatingDType } from "../engine/tensor.js";
 import { scope } from "../engine/scope.js";
@@ -392,7 +392,7 @@ export class SafetensorsStreamWriter implements Disposable {
   static create(path: string, entries: Iterable<SafetensorsStreamEntry>, metadata?: Readonly<Record<string, string>>): SafetensorsStreamWriter {
     const order = planLayout(path, entries);
     const header = encodeHeader(path, order, metadata);
-    const tmp = join(dirname(resolve(path)), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+    const tmp = tempPathFor(path);
     const fd = ioCall(path, "cannot create a temporary file", () => openSync(tmp, "wx", 0o644));
     const w = new SafetensorsStreamWriter(path, order, tmp, fd);
     try {

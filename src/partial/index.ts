@@ -1,6 +1,6 @@
 // Partial fine-tuning: the manual strategies (section 3.1), fine-tuned angles (Eq. 2), FAPFT
 // selection (section 3.2, appendix B), exact trainable-parameter accounting, and plans.
-export { STRATEGIES, parseStrategy, strategyInfo, letterOf, blocksOf, unitsForStrategy, type StrategyName, type StrategyId, type StrategyInfo } from "./strategies.js";
+export { STRATEGIES, FAPFT_LABEL, parseStrategy, strategyInfo, letterOf, blocksOf, unitsForStrategy, type StrategyName, type StrategyId, type StrategyInfo } from "./strategies.js";
 export { policyFor, type PartialPolicy, type Difficulty } from "./policy.js";
 export { openWeights, resolveWeightsFile, type WeightSource } from "./weights.js";
 export { AngleAccumulator, NormalizedPass, streamAngle, vectorAngle, toDegrees, matchCheckpoints, anglesOf, computeAngles, angleMap, parseAngleParams, isWeightMatrix, ANGLE_PARAMS, type AngleParams, type UnitAngle, type AngleReport, type Vector } from "./angles.js";

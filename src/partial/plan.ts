@@ -5,10 +5,9 @@
 //   const plan = planFapft(computeAngles(pre, ft), { difficulty: "hard" });
 //   savePlan("plan.json", plan);          // temp file + rename: never half-written
 //   const again = loadPlan("plan.json");  // validated; pass a catalog to check it fits a model
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join, resolve } from "node:path";
-import { PftError, isPftError } from "../errors.js";
+import { readFileSync } from "node:fs";
+import { PftError } from "../errors.js";
+import { writeJsonAtomic } from "../files.js";
 import type { Catalog } from "../models/index.js";
 import { trainableSet } from "./accounting.js";
 import { angleMap, type AngleReport } from "./angles.js";
@@ -114,26 +113,7 @@ export function planFapft(report: AngleReport, opts: FapftOptions, meta: PlanMet
 /** Writes the plan as JSON: to a temporary file in the same directory, fsync'ed, then renamed over `path`. */
 export function savePlan(path: string, plan: Plan): void {
   validatePlan(plan, path);
-  const text = JSON.stringify(plan, null, 2) + "\n";
-  const dir = dirname(resolve(path));
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  try {
-    const fd = openSync(tmp, "wx", 0o644);
-    try {
-      const bytes = Buffer.from(text, "utf8");
-      let done = 0;
-      while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    if (isPftError(e)) throw e;
-    const err = e as NodeJS.ErrnoException;
-    throw new PftError("io", `${path}: cannot write the plan (${err.code ?? err.message})`, { cause: e });
-  }
+  writeJsonAtomic(path, plan);
 }
 
 /** Reads and validates a plan; with a catalog, also checks that it fits that model exactly. */

@@ -30,20 +30,25 @@ export interface StrategyInfo {
   letter: string | null;
   family: "attn" | "ffn" | "blocks" | null;
   half: "first" | "last" | null;
+  /** How the paper and the report name it (without Fig. 3's letter). */
+  label: string;
   description: string;
 }
 
+/** FAPFT's display label (it is a selection, not one of the manual strategies). */
+export const FAPFT_LABEL = "FAPFT";
+
 export const STRATEGIES: readonly StrategyInfo[] = [
-  { name: "full", letter: "A", family: null, half: null, description: "full fine-tuning: every parameter" },
-  { name: "attn", letter: "B", family: "attn", half: null, description: "all attention (token-mixing) units" },
-  { name: "ffn", letter: "C", family: "ffn", half: null, description: "all FFN (channel-mixing) units" },
-  { name: "attn-first-half", letter: "D", family: "attn", half: "first", description: "attention units of the first half of the blocks" },
-  { name: "attn-last-half", letter: "E", family: "attn", half: "last", description: "attention units of the last half of the blocks" },
-  { name: "ffn-first-half", letter: "F", family: "ffn", half: "first", description: "FFN units of the first half of the blocks" },
-  { name: "ffn-last-half", letter: "G", family: "ffn", half: "last", description: "FFN units of the last half of the blocks" },
-  { name: "blocks-first-half", letter: "H", family: "blocks", half: "first", description: "every unit of the first half of the blocks" },
-  { name: "blocks-last-half", letter: "I", family: "blocks", half: "last", description: "every unit of the last half of the blocks" },
-  { name: "linear", letter: null, family: null, half: null, description: "linear probing: the classifier only" },
+  { name: "full", letter: "A", family: null, half: null, label: "Full fine-tuning", description: "full fine-tuning: every parameter" },
+  { name: "attn", letter: "B", family: "attn", half: null, label: "ATTN-only", description: "all attention (token-mixing) units" },
+  { name: "ffn", letter: "C", family: "ffn", half: null, label: "FFN-only", description: "all FFN (channel-mixing) units" },
+  { name: "attn-first-half", letter: "D", family: "attn", half: "first", label: "ATTN, first half", description: "attention units of the first half of the blocks" },
+  { name: "attn-last-half", letter: "E", family: "attn", half: "last", label: "ATTN, last half", description: "attention units of the last half of the blocks" },
+  { name: "ffn-first-half", letter: "F", family: "ffn", half: "first", label: "FFN, first half", description: "FFN units of the first half of the blocks" },
+  { name: "ffn-last-half", letter: "G", family: "ffn", half: "last", label: "FFN, last half", description: "FFN units of the last half of the blocks" },
+  { name: "blocks-first-half", letter: "H", family: "blocks", half: "first", label: "Blocks, first half", description: "every unit of the first half of the blocks" },
+  { name: "blocks-last-half", letter: "I", family: "blocks", half: "last", label: "Blocks, last half", description: "every unit of the last half of the blocks" },
+  { name: "linear", letter: null, family: null, half: null, label: "Linear probing", description: "linear probing: the classifier only" },
 ];
 
 /** Which family each unit kind belongs to (Table 6: AS layers sit where ATTN layers do). */

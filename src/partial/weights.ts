@@ -7,11 +7,10 @@
 // buffer of the reader reused from tensor to tensor (its view(): no libtorch copy, no garbage), so
 // reading two ViT-B checkpoints costs little more than the disk reads and holds one tensor per side
 // in memory.
-import { existsSync, statSync } from "node:fs";
 import { endianness } from "node:os";
-import { join } from "node:path";
 import { isFloatingDType, scope } from "../engine/index.js";
 import { PftError } from "../errors.js";
+import { weightsFileOf } from "../files.js";
 import { dtypeItemSize, openSafetensors, type ReadOptions, type SafetensorsReader } from "../nn/index.js";
 
 /** A checkpoint open for reading, one tensor at a time. */
@@ -37,13 +36,7 @@ export interface WeightSource extends Disposable {
 }
 
 /** The weights file a path names: the file itself, or DIR/model.safetensors for a pft run or checkpoint directory. */
-export function resolveWeightsFile(path: string): string {
-  if (!existsSync(path)) throw new PftError("io", `${path}: no such file or directory`);
-  if (!statSync(path).isDirectory()) return path;
-  const inner = join(path, "model.safetensors");
-  if (existsSync(inner)) return inner;
-  throw new PftError("checkpoint", `${path}: a directory without model.safetensors (not a pft run or checkpoint directory)`);
-}
+export const resolveWeightsFile = weightsFileOf;
 
 /** Opens a checkpoint (see resolveWeightsFile); only the header is read here. Non-finite values are refused as they are read, unless options allow them. */
 export function openWeights(path: string, options: ReadOptions = {}): WeightSource {

@@ -1,7 +1,7 @@
 // Computational cost of every fine-tuning method, measured the same way for all (the paper's
 // section 4.6 and Fig. 5): training latency per step, training memory, test latency, test memory.
 //
-// One measurement = one method in one mode ("train" or "test") in a fresh process (bench/cost/
+// One measurement = one method in one mode ("train" or "test") in a fresh process (src/robust/cost-
 // worker.ts calls measureCostInProcess), so the process's peak RSS belongs to that method alone:
 //   - the same batch of random inputs for all, `warmup` untimed steps, then `reps` timed steps;
 //     the latency is their median, by default in CPU time with one engine thread (threads: 1),
@@ -32,24 +32,12 @@ import { PftError } from "../errors.js";
 import { F, Tensor, autocast, describeEngine, manualSeed, noGrad, scope, setNumThreads, type DType } from "../engine/index.js";
 import { VisionTransformer, catalogOf, createModel, type Catalog, type VisionModel, type VitConfig } from "../models/index.js";
 import { AdamW, paramGroupsWeightDecay, type Optimizer } from "../optim/index.js";
-import { loadPlan, parseStrategy, planForStrategy, trainableSet } from "../partial/index.js";
-import { applyMethod, freezeAllBut, methodSpec, parseMethod, type MethodSpec, type Peft } from "../peft/index.js";
-import { forwardPartial } from "../train/index.js";
+import { loadPlan, parseStrategy, trainableSet } from "../partial/index.js";
+import { methodSpec, ownFlags, parseMethod, type Peft } from "../peft/index.js";
+import { applySelection, forwardPartial, freezeFor, selectionLabel, type Selection } from "../train/index.js";
 
 /** Fig. 5's methods: full fine-tuning, the partial strategies, FAPFT, and the baselines. */
 export const COST_METHODS: readonly string[] = ["full", "attn", "ffn", "fapft", "linear", "adapter", "vpt", "ssf", "lora"];
-
-const LABELS: Record<string, string> = {
-  full: "Full fine-tuning",
-  attn: "ATTN-Only",
-  ffn: "FFN-Only",
-  fapft: "FAPFT",
-  linear: "Linear probing",
-  adapter: "Adapter",
-  vpt: "VPT-Deep",
-  ssf: "SSF",
-  lora: "LoRA",
-};
 
 export interface CostOptions {
   /** Registered model (default vit_tiny_patch4_32). */
@@ -197,17 +185,6 @@ function isMethod(name: string): boolean {
   }
 }
 
-function specFor(name: string, o: CostOptions): MethodSpec {
-  const m = parseMethod(name);
-  return methodSpec(m, {
-    adapterReduction: m === "adapter" ? o.adapterReduction : undefined,
-    prompts: m === "vpt" ? o.prompts : undefined,
-    loraRank: m === "lora" ? o.loraRank : undefined,
-    loraAlpha: m === "lora" ? o.loraAlpha : undefined,
-    loraTargets: m === "lora" ? o.loraTargets : undefined,
-  });
-}
-
 const fail = (msg: string): never => {
   throw new PftError("config", `cost: ${msg}`);
 };
@@ -215,29 +192,25 @@ const fail = (msg: string): never => {
 /** The model with the method applied and exactly its parameters trainable. */
 function prepare(method: string, o: CostOptions): Subject {
   const model = buildModel(o);
-  if (isMethod(method)) {
-    const peft = applyMethod(model, specFor(method, o));
-    return { model: peft.model, peft, fapftUnits: null };
-  }
   const catalog = catalogOf(model);
+  const subject = (sel: Selection, fapftUnits: string[] | null): Subject => {
+    const applied = applySelection(model, sel);
+    freezeFor(applied.model, applied.trainable);
+    return { model: applied.model, peft: applied.peft, fapftUnits };
+  };
+  if (isMethod(method)) return subject({ kind: "method", spec: methodSpec(method, ownFlags(method, o)) }, null);
   const id = parseStrategy(method);
-  if (id === "fapft") {
-    if (o.fapftUnits) {
-      const units = o.fapftUnits.map((name) => catalog.units.find((u) => u.name === name) ?? fail(`FAPFT unit '${name}' is not a unit of ${catalog.arch}`));
-      freezeAllBut(model, trainableSet(catalog, "fapft", units).names);
-      return { model, peft: null, fapftUnits: units.map((u) => u.name) };
-    }
-    if (o.fapftPlan) {
-      const plan = loadPlan(o.fapftPlan, catalog);
-      freezeAllBut(model, plan.trainable);
-      return { model, peft: null, fapftUnits: plan.units };
-    }
-    const s = standInFapft(catalog);
-    freezeAllBut(model, s.trainable);
-    return { model, peft: null, fapftUnits: s.units };
+  if (id !== "fapft") return subject({ kind: "strategy", strategy: id }, null);
+  if (o.fapftUnits) {
+    const units = o.fapftUnits.map((name) => catalog.units.find((u) => u.name === name) ?? fail(`FAPFT unit '${name}' is not a unit of ${catalog.arch}`));
+    return subject({ kind: "names", name: "fapft", trainable: trainableSet(catalog, "fapft", units).names }, units.map((u) => u.name));
   }
-  freezeAllBut(model, planForStrategy(catalog, id).trainable);
-  return { model, peft: null, fapftUnits: null };
+  if (o.fapftPlan) {
+    const plan = loadPlan(o.fapftPlan, catalog);
+    return subject({ kind: "plan", plan, source: null }, plan.units);
+  }
+  const s = standInFapft(catalog);
+  return subject({ kind: "names", name: "fapft", trainable: s.trainable }, s.units);
 }
 
 function median(xs: number[]): number {
@@ -246,7 +219,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Measures one method in one mode in this process (bench/cost/worker.ts runs it in a fresh one). */
+/** Measures one method in one mode in this process (cost-worker.ts runs it in a fresh one). */
 export function measureCostInProcess(method: string, mode: CostMode, options: Partial<CostOptions> = {}): CostSample & { fapftUnits: string[] | null } {
   const o = withDefaults(options);
   if (mode !== "train" && mode !== "test") throw new PftError("argument", `mode must be train or test, got '${mode}'`);
@@ -353,8 +326,8 @@ export function measureCostInProcess(method: string, mode: CostMode, options: Pa
 
 // ------------------------------------------------------------------ one process per measurement
 
-/** bench/cost/worker.js next to this file in dist/. */
-export const DEFAULT_COST_WORKER = fileURLToPath(new URL("../../bench/cost/worker.js", import.meta.url));
+/** cost-worker.js next to this file. */
+export const DEFAULT_COST_WORKER = fileURLToPath(new URL("./cost-worker.js", import.meta.url));
 
 /** Runs one measurement in a fresh Node process and returns its sample. */
 export function spawnCostSample(method: string, mode: CostMode, o: CostOptions, worker = DEFAULT_COST_WORKER): CostSample & { fapftUnits: string[] | null } {
@@ -394,7 +367,7 @@ export function measureCost(options: Partial<CostOptions> = {}, opts: { log?: (l
   }
   const rows: Omit<CostRow, "ratios">[] = o.methods.map((method) => {
     const { train, test } = kept.get(method) as { train: CostSample; test: CostSample };
-    return { method, label: LABELS[method] ?? method, trainable: train.trainable, total: train.total, train, test };
+    return { method, label: selectionLabel(method), trainable: train.trainable, total: train.total, train, test };
   });
   const full = rows.find((r) => r.method === "full");
   const withRatios: CostRow[] = rows.map((r) => ({

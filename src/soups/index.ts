@@ -3,9 +3,8 @@
 export { makeSoup, soupSpec, SOUP_METHODS, resolveValSplit, soupReportPath, type SoupMethod, type SoupOptions, type SoupReport, type IngredientReport, type SoupEvaluator, type ValSplit } from "./soup.js";
 export { greedySelect, type GreedyResult, type GreedyStep } from "./greedy.js";
 export { averageTensors, writeAverage, loadAverage, type SoupTensor, type SoupObserver, type AverageOptions, type AverageSummary } from "./average.js";
-export { openIngredients, recordedModelOf, type Ingredient, type IngredientSet, type RunRecord } from "./ingredients.js";
+export { openIngredients, recordedModelOf, type Ingredient, type IngredientSet } from "./ingredients.js";
 export { soupParams, fullSoupParams, fapftSoupParams, type SoupParams } from "./params.js";
-export { runSoupStudy, studyTable, type SoupStudyConfig, type SoupStudyResult, type StudyRun } from "./study.js";
 export { RawTensorReader, SafetensorsStreamWriter, type StreamEntry } from "./stream.js";
 export {
   mergeTensors, writeMerge, validateMergeSpec, needsBase, changedMeanTensors, taskArithmeticTensors, tiesTensors, wiseFtTensors, modelStockTensors,

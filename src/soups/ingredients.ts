@@ -1,41 +1,20 @@
 // Soup ingredients: checkpoints (a weights file or a pft run directory) with what their run
 // recorded, opened for streaming, and checked to be the same architecture: the same tensor names,
 // shapes and dtypes. The first mismatch is a PftError("checkpoint") naming the tensor and files.
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { statSync } from "node:fs";
 import { PftError } from "../errors.js";
+import { weightsFileOf } from "../files.js";
 import { naturalCompare } from "../models/index.js";
-import { resolveWeightsFile } from "../partial/index.js";
+import { readManifest, readResult, runDirOf, type RunManifest } from "../train/index.js";
 import { RawTensorReader } from "./stream.js";
-
-/** What a pft run recorded (run.json, and result.json once finished); every field may be absent. */
-export interface RunRecord {
-  model?: string;
-  dataset?: string;
-  strategy?: string;
-  /** The weights it was fine-tuned from (`--from`, as given then). */
-  from?: string | null;
-  seed?: number;
-  /** Seed of the validation split and few-shot subset (runs since it was separated from `seed`). */
-  splitSeed?: number;
-  /** Held-out validation fraction (or count) of the training split. */
-  val?: number;
-  trainPerClass?: number | null;
-  /** Exactly the parameters the run trained. */
-  trainable?: string[];
-  trainableParams?: number;
-  totalParams?: number;
-  config?: { lr?: number; seed?: number };
-  plan?: { topk?: number[] | null } | null;
-}
 
 export interface Ingredient {
   /** As given: a weights file or a run directory. */
   readonly path: string;
   /** The safetensors file read. */
   readonly file: string;
-  /** The run directory's run.json, when the checkpoint sits in one. */
-  readonly run: RunRecord | null;
+  /** The run directory's manifest, when the checkpoint sits in one. */
+  readonly run: Partial<RunManifest> | null;
   /** The run's test accuracy from result.json, when it finished. */
   readonly recordedTestAcc: number | null;
   readonly reader: RawTensorReader;
@@ -51,21 +30,6 @@ export interface IngredientSet extends Disposable {
   close(): void;
 }
 
-/** The run directory a checkpoint path belongs to: the directory itself, or the one holding model.safetensors. */
-function runDirOf(path: string, file: string): string | null {
-  if (statSync(path).isDirectory()) return path;
-  return basename(file) === "model.safetensors" && existsSync(join(dirname(file), "run.json")) ? dirname(file) : null;
-}
-
-function readRecord<T>(file: string): T | null {
-  if (!existsSync(file)) return null;
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as T;
-  } catch {
-    throw new PftError("checkpoint", `${file}: not valid JSON`);
-  }
-}
-
 /**
  * Opens every checkpoint (headers only) and checks they can be averaged: same recorded model,
  * same tensor names, shapes and dtypes as the first. At least one path.
@@ -76,10 +40,10 @@ export function openIngredients(paths: readonly string[]): IngredientSet {
   const close = () => items.forEach((i) => i.reader.close());
   try {
     for (const path of paths) {
-      const file = resolveWeightsFile(path);
-      const dir = runDirOf(path, file);
-      const run = dir ? readRecord<RunRecord>(join(dir, "run.json")) : null;
-      const result = dir ? readRecord<{ test?: { acc?: number } }>(join(dir, "result.json")) : null;
+      const file = weightsFileOf(path);
+      const dir = runDirOf(statSync(path).isDirectory() ? path : file);
+      const run = dir ? readManifest(dir) : null;
+      const result = dir ? readResult(dir) : null;
       const reader = RawTensorReader.open(file);
       items.push({ path, file, run, recordedTestAcc: typeof result?.test?.acc === "number" ? result.test.acc : null, reader });
     }

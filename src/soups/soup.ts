@@ -11,11 +11,10 @@
 import { assertReplaceableReport } from "./overwrite.js";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { engineInfo } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { loadDataset } from "../data/index.js";
 import { createModel } from "../models/index.js";
-import { buildLoaders, evaluate, trainConfig, writeJsonAtomic, type EvalResult } from "../train/index.js";
+import { buildLoaders, defaultPrecision, evaluate, recordedSplit, trainConfig, writeJsonAtomic, type EvalResult } from "../train/index.js";
 import { loadAverage, writeAverage, type SoupObserver } from "./average.js";
 import { checkDescent, openBase, type DescentEvidence, type SoupBase } from "./base.js";
 import { evaluateEnsemble } from "./ensemble.js";
@@ -265,16 +264,10 @@ export function makeSoup(o: SoupOptions): SoupReport {
 
 type SplitOverrides = Pick<SoupOptions, "data" | "val" | "seed" | "trainPerClass" | "method">;
 
-/** What one ingredient recorded about its data: from run.json, else the weights' metadata. */
-function recordedSplit(it: Ingredient): { data?: string; val?: number; seed?: number; trainPerClass?: number } {
-  const md = it.reader.metadata;
-  const num = (s: string | undefined) => (s === undefined || s === "" || !Number.isFinite(Number(s)) ? undefined : Number(s));
-  return {
-    data: it.run?.dataset ?? md.dataset,
-    val: it.run?.val ?? num(md.val),
-    seed: it.run?.splitSeed ?? num(md.splitSeed) ?? it.run?.seed ?? it.run?.config?.seed,
-    trainPerClass: it.run?.trainPerClass ?? num(md.trainPerClass),
-  };
+/** What one ingredient recorded about its data (its manifest, else its weights' metadata). */
+function recordedSplitOf(it: Ingredient): { data?: string; val?: number; seed?: number; trainPerClass?: number } {
+  const { splitSeed, ...rest } = recordedSplit(it.run, it.reader.metadata);
+  return { ...rest, seed: splitSeed };
 }
 
 /**
@@ -283,7 +276,7 @@ function recordedSplit(it: Ingredient): { data?: string; val?: number; seed?: nu
  * trained with different split seeds share no held-out set: a greedy soup then needs `seed`.
  */
 export function resolveValSplit(items: readonly Ingredient[], o: SplitOverrides): ValSplit {
-  const recs = items.map(recordedSplit);
+  const recs = items.map(recordedSplitOf);
   const agreed = <K extends "data" | "val" | "seed" | "trainPerClass">(k: K, what: string): (typeof recs)[number][K] | undefined => {
     const known = recs.map((r, i) => ({ v: r[k], i })).filter((x) => x.v !== undefined && x.v !== null);
     const other = known.find((x) => x.v !== known[0].v);
@@ -334,7 +327,7 @@ function modelEvaluator(set: IngredientSet, split: ValSplit, o: SoupOptions): { 
   const splits = loadDataset(split.data, { seed: split.seed, val: split.val, trainPerClass: split.trainPerClass ?? undefined });
   if (!splits.val) throw new PftError("config", `${split.data}: no validation split`);
   const model = createModel(name, { numClasses: splits.train.classes.length });
-  const precision = o.precision ?? (engineInfo().cpuBf16 ? "bf16" : "fp32");
+  const precision = o.precision ?? defaultPrecision();
   const cfg = trainConfig({ batchSize: o.batchSize ?? 256, precision });
   const loaders = buildLoaders(splits, model, cfg, { evalBatchSize: cfg.batchSize });
   let loaded = "";

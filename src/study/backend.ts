@@ -3,15 +3,13 @@
 // is runTraining, computeAngles, makeSoup, src/robust's benchmark and measureCost; tests pass a
 // stub that writes small run directories instantly.
 import { describeEngine } from "../engine/index.js";
-import { PftError } from "../errors.js";
 import { loadDataset } from "../data/index.js";
-import { createModel, loadPretrained, type VisionModel } from "../models/index.js";
-import { readSafetensors } from "../nn/index.js";
+import type { VisionModel } from "../models/index.js";
 import { computeAngles, type AngleReport } from "../partial/index.js";
 import { evaluateOod, evaluateRobustness, measureCost, modelClassifier, type Classifier, type CostSample } from "../robust/index.js";
 import type { CostMeasure, CostMethodRecord } from "../report/records.js";
 import { makeSoup, type SoupOptions, type SoupReport } from "../soups/index.js";
-import { runTraining, type RunOptions } from "../train/index.js";
+import { defaultPrecision, loadTrained, readTrained, runTraining, type RunOptions } from "../train/index.js";
 import type { MethodOptions } from "./config.js";
 import { costLabel } from "./design.js";
 
@@ -79,6 +77,8 @@ export interface StudyBackend {
   cost(o: CostRequest): CostResult;
   /** One line on the compute engine, for the report (null if unknown). */
   engine(): string | null;
+  /** The precision runs train and the cost step measures in, unless the recipe sets one. */
+  defaultPrecision(): "bf16" | "fp32";
 }
 
 export const realBackend: StudyBackend = {
@@ -90,6 +90,7 @@ export const realBackend: StudyBackend = {
   robustness: robustnessOf,
   cost: costOf,
   engine: () => describeEngine(),
+  defaultPrecision: () => defaultPrecision(),
 };
 
 function costOf(o: CostRequest): CostResult {
@@ -109,14 +110,7 @@ function robustnessOf(o: RobustnessRequest): RobustnessResult {
   const splits = loadDataset(o.data, {});
   const models: VisionModel[] = [];
   try {
-    for (const c of o.checkpoints) {
-      const m = createModel(o.model, { numClasses: splits.train.classes.length });
-      models.push(m);
-      const w = readSafetensors(c.weights);
-      const r = loadPretrained(m, w.tensors);
-      w.tensors.forEach((t) => t.dispose());
-      if (r.headReset) throw new PftError("checkpoint", `${c.weights}: its classifier does not fit ${o.data}`);
-    }
+    for (const c of o.checkpoints) models.push(loadTrained(readTrained(c.weights, { model: o.model }), splits.train.classes.length, o.data));
     const classifiers: Record<string, Classifier> = Object.fromEntries(models.map((m, i) => [`m${i}`, modelClassifier(m, { bf16 })]));
     // Images under 16 pixels a side (the 8x8 digits) are corrupted at the model's input size, which they are upscaled to anyway.
     const size = splits.test.height < 16 ? models[0].imageSize : undefined;

@@ -10,11 +10,12 @@
 import { PftError } from "../errors.js";
 import type { Catalog } from "../models/index.js";
 import { parseStrategy, strategyInfo, unitsForStrategy, type Direction, type StrategyName } from "../partial/index.js";
-import { addedShapes, methodSpec, type MethodSpec } from "../peft/index.js";
-import type { TrainConfig } from "../train/index.js";
+import { addedShapes, methodSpec, ownFlags, type MethodSpec } from "../peft/index.js";
+import { selectionLabel, type TrainConfig } from "../train/index.js";
 import type { RunKind, RunPurpose } from "../report/records.js";
 import { COST_METHODS } from "../robust/index.js";
 import type { ModelConfig, StudyConfig, TargetConfig } from "./config.js";
+import { slotIds, topkId } from "./ids.js";
 
 export interface FapftSpec {
   /** Per-stage top-k, or "auto": the model's fapftTopk for the target's difficulty. */
@@ -54,34 +55,13 @@ export interface Design {
   notApplicable: Map<string, { what: string; reason: string }[]>;
 }
 
-const LABELS: Record<StrategyName, string> = {
-  full: "Full fine-tuning",
-  attn: "ATTN-only",
-  ffn: "FFN-only",
-  "attn-first-half": "ATTN, first half",
-  "attn-last-half": "ATTN, last half",
-  "ffn-first-half": "FFN, first half",
-  "ffn-last-half": "FFN, last half",
-  "blocks-first-half": "Blocks, first half",
-  "blocks-last-half": "Blocks, last half",
-  linear: "Linear probing",
-};
-const METHOD_LABELS: Record<string, string> = { adapter: "Adapter", vpt: "VPT-Deep", ssf: "SSF", lora: "LoRA", linear: "Linear probing" };
-
 export const strategyLabel = (s: StrategyName): string => {
   const letter = strategyInfo(s).letter;
-  return letter && s !== "full" ? `${LABELS[s]} (${letter})` : LABELS[s];
+  const label = strategyInfo(s).label;
+  return letter && s !== "full" ? `${label} (${letter})` : label;
 };
 
-/** "2" for one stage, "0.2" for [0, 2]: top-k in ids. */
-export const topkId = (topk: readonly number[]): string => topk.join(".");
-
-/** The options that belong to one method (methodSpec rejects the others'). */
-function optionsFor(name: string, o: ModelConfig["methodOptions"]): ModelConfig["methodOptions"] {
-  const own: Record<string, (keyof ModelConfig["methodOptions"])[]> = { adapter: ["adapterReduction"], vpt: ["prompts"], lora: ["loraRank", "loraAlpha", "loraTargets"] };
-  const keys = own[name.trim().toLowerCase()] ?? [];
-  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
-}
+export { topkId };
 
 const round = (x: number): string => String(Number(x.toPrecision(6)));
 
@@ -114,7 +94,7 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     const none = { strategy: null, method: null, fapft: null, variant: null } as const;
 
     const pre = add(
-      { ...none, id: `${m.key}-pretrain`, model: m, target: null, kind: "pretrain", label: `Pretraining on ${cfg.source.data}`, seed: 0, config: { ...cfg.source.train, ...m.pretrain, seed: 0 } },
+      { ...none, id: slotIds.pretrain(m), model: m, target: null, kind: "pretrain", label: `Pretraining on ${cfg.source.data}`, seed: 0, config: { ...cfg.source.train, ...m.pretrain, seed: 0 } },
       "pretrain",
     );
     void pre;
@@ -124,7 +104,7 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
       if (lr !== baseLr && epochs !== baseEpochs) throw new PftError("config", "a full fine-tuning variant changes either lr or epochs, not both");
       const suffix = variant ? `-${variant.axis === "lr" ? "lr" : "ep"}${round(variant.value)}` : "";
       const label = variant ? `Full fine-tuning, ${variant.axis} ${round(variant.value)}` : "Full fine-tuning";
-      return add({ ...none, id: `${m.key}-${t.key}-full${suffix}-s${seed}`, model: m, target: t, kind: "full", label, strategy: "full", variant, seed, config: ft(t, seed, { lr, epochs }) }, purpose);
+      return add({ ...none, id: slotIds.full(m, t, seed, suffix), model: m, target: t, kind: "full", label, strategy: "full", variant, seed, config: ft(t, seed, { lr, epochs }) }, purpose);
     };
 
     // Full fine-tuning: Table 1/2's baseline, the angles' source, and the difficulty rule's input.
@@ -139,7 +119,7 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     // FAPFT, each seed with the angles of its own full fine-tune.
     for (const t of cfg.targets) {
       for (const seed of seeds) {
-        add({ ...none, id: `${m.key}-${t.key}-fapft-s${seed}`, model: m, target: t, kind: "fapft", label: "FAPFT", fapft: { topk: "auto", direction: "auto", anglesFrom: `${m.key}-${t.key}-full-s${seed}` }, seed, config: ft(t, seed) }, "main");
+        add({ ...none, id: slotIds.fapft(m, t, seed), model: m, target: t, kind: "fapft", label: "FAPFT", fapft: { topk: "auto", direction: "auto", anglesFrom: slotIds.full(m, t, seed) }, seed, config: ft(t, seed) }, "main");
       }
     }
     // The manual strategies (Fig. 3) and linear probing.
@@ -157,25 +137,25 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
     for (const t of cfg.targets) {
       for (const seed of seeds) {
         for (const s of strategies) {
-          add({ ...none, id: `${m.key}-${t.key}-${s}-s${seed}`, model: m, target: t, kind: s === "linear" ? "linear" : "strategy", label: strategyLabel(s), strategy: s, seed, config: ft(t, seed) }, "main");
+          add({ ...none, id: slotIds.selection(m, t, s, seed), model: m, target: t, kind: s === "linear" ? "linear" : "strategy", label: strategyLabel(s), strategy: s, seed, config: ft(t, seed) }, "main");
         }
       }
     }
     // The parameter-efficient baselines.
     const methods: MethodSpec[] = [];
     for (const name of m.methods) {
-      const spec = methodSpec(name, optionsFor(name, m.methodOptions));
+      const spec = methodSpec(name, ownFlags(name, m.methodOptions));
       try {
         addedShapes(f.shapes, spec);
         methods.push(spec);
       } catch (e) {
-        skipped.push({ what: METHOD_LABELS[spec.method] ?? spec.method, reason: (e as Error).message });
+        skipped.push({ what: selectionLabel(spec.method), reason: (e as Error).message });
       }
     }
     for (const t of cfg.targets) {
       for (const seed of seeds) {
         for (const spec of methods) {
-          add({ ...none, id: `${m.key}-${t.key}-${spec.method}-s${seed}`, model: m, target: t, kind: spec.method === "linear" ? "linear" : "method", label: METHOD_LABELS[spec.method] ?? spec.method, method: spec, seed, config: ft(t, seed) }, "main");
+          add({ ...none, id: slotIds.selection(m, t, spec.method, seed), model: m, target: t, kind: spec.method === "linear" ? "linear" : "method", label: selectionLabel(spec.method), method: spec, seed, config: ft(t, seed) }, "main");
         }
       }
     }
@@ -184,12 +164,12 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
       add(
         {
           ...none,
-          id: `${m.key}-${t.key}-top${topkId(topk)}-${direction === "auto" ? "auto" : direction}-s${seeds[0]}`,
+          id: slotIds.topk(m, t, topk, direction, seeds[0]),
           model: m,
           target: t,
           kind: "fapft",
           label: `FAPFT top-${topk.length === 1 ? topk[0] : `[${topk.join(", ")}]`}, ${direction === "auto" ? "the target's direction" : `${direction} angles`}`,
-          fapft: { topk, direction, anglesFrom: `${m.key}-${t.key}-full-s${seeds[0]}` },
+          fapft: { topk, direction, anglesFrom: slotIds.full(m, t, seeds[0]) },
           seed: seeds[0],
           config: ft(t, seeds[0]),
         },
@@ -214,10 +194,8 @@ export function designStudy(cfg: StudyConfig, facts: ReadonlyMap<string, ModelFa
   return { slots, notApplicable };
 }
 
-const COST_LABELS: Record<string, string> = { full: LABELS.full, attn: LABELS.attn, ffn: LABELS.ffn, fapft: "FAPFT", linear: LABELS.linear, adapter: "Adapter", vpt: "VPT-Deep", ssf: "SSF", lora: "LoRA" };
-
 /** A Fig. 5 method's name in the report: the study's labels without Fig. 3's letters. */
-export const costLabel = (method: string): string => COST_LABELS[method] ?? method;
+export const costLabel = (method: string): string => selectionLabel(method);
 
 /**
  * The methods the cost step measures for one model, in Fig. 5's order (COST_METHODS): those that the study fine-tunes for it
@@ -234,7 +212,7 @@ export function costMethods(design: Design, model: ModelConfig): { methods: stri
       continue;
     }
     const isStrategy = key === "attn" || key === "ffn" || key === "linear";
-    const label = isStrategy ? strategyLabel(key as StrategyName) : (METHOD_LABELS[key] ?? key);
+    const label = isStrategy ? strategyLabel(key as StrategyName) : selectionLabel(key);
     const na = design.notApplicable.get(model.key)?.find((n) => n.what === label);
     leftOut.push({ what: costLabel(key), reason: na?.reason ?? `not among the model's ${isStrategy ? "strategies" : "methods"} in the configuration` });
   }

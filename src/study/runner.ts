@@ -17,12 +17,13 @@
 // trained (same parameters, data, seed and recipe) reuses that run. Soups and Table 4 are cached
 // the same way, keyed by the SHA-256 of the weights they read; Fig. 5's cost by what it measures
 // (model, methods and their options, FAPFT's units, precision and the measurement settings).
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { PftError, isPftError } from "../errors.js";
 import { createModel, catalogOf } from "../models/index.js";
 import { DIRECTION_FOR, strategyInfo, angleMap, planFapft, planForStrategy, savePlan, type AngleReport, type Direction } from "../partial/index.js";
-import { readJson, trainConfig, writeJsonAtomic, type Progress, type RunOptions } from "../train/index.js";
+import { RUN_FILES, weightsFileOf } from "../files.js";
+import { readJson, readManifest, selectionLabel, trainConfig, writeJsonAtomic, type Progress, type RunOptions } from "../train/index.js";
 import type { AngleSet, ConsistencyRecord, CostRecord, DifficultyRecord, ModelRecord, RobustnessRecord, RunRecord, SoupRecord, StudyRecords } from "../report/records.js";
 import { RECORDS_FORMAT, RECORDS_VERSION } from "../report/records.js";
 import { buildReport, type Report } from "../report/index.js";
@@ -30,7 +31,8 @@ import { realBackend, type CostRequest, type CostResult, type RobustnessResult, 
 import type { DataConfig, ModelConfig, StudyConfig, TargetConfig } from "./config.js";
 import { consistencyRecord } from "./consistency.js";
 import { prepareData, type PreparedData } from "./data.js";
-import { costMethods, designStudy, topkId, type Design, type ModelFacts, type Slot } from "./design.js";
+import { slotIds, soupId, robustnessId, costId, topkId } from "./ids.js";
+import { costMethods, designStudy, type Design, type ModelFacts, type Slot } from "./design.js";
 import { fileDigest, isDone, openRun, readOutputs, resetRun, sameInputs, stableStringify, type RunOutputs } from "./store.js";
 
 export interface StudyOptions {
@@ -127,6 +129,8 @@ class Study {
   readonly now: () => number;
   readonly progressFor: ((runId: string) => Progress) | null;
   readonly t0: number;
+  /** What the runs train in unless the recipe says: the engine's answer (bf16 only where the CPU has it). */
+  readonly precision: "bf16" | "fp32";
   source!: PreparedData;
   targets = new Map<string, PreparedData>();
   facts = new Map<string, ModelFacts>();
@@ -149,6 +153,7 @@ class Study {
     this.now = o.now ?? Date.now;
     this.progressFor = o.progress === undefined ? defaultRunProgress : o.progress;
     this.t0 = this.now();
+    this.precision = this.backend.defaultPrecision();
   }
 
   run(): StudyOutcome {
@@ -215,12 +220,12 @@ class Study {
       this.log(`${tag} ${slot.id}: waiting for ${why} (not available)`);
       record({ dir: join(this.out, "runs", slot.id), sameAs: null, outputs: null, plan: null });
     };
-    const pre = t ? this.done.get(`${m.key}-pretrain`) : null;
+    const pre = t ? this.done.get(slotIds.pretrain(m)) : null;
     if (t && !pre?.outputs) return pending("the pretrained weights");
     const what = this.resolve(slot);
     if (typeof what === "string") return pending(what);
 
-    const from = pre ? { run: pre.slot.id, weights: fileDigest(join(pre.dir, "model.safetensors")) } : null;
+    const from = pre ? { run: pre.slot.id, weights: fileDigest(weightsFileOf(pre.dir)) } : null;
     const data = logicalData(dataCfg);
     const inputs = { format: "pft-study-run", version: 1, model: m.name, data, from, train: what.train, config: slot.config };
     const identity = stableStringify({ model: m.name, data, from, trainable: what.trainable, config: slot.config });
@@ -257,7 +262,8 @@ class Study {
       ...what.options,
       val: dataCfg.val,
       trainPerClass: dataCfg.trainPerClass ?? undefined,
-      config: slot.config,
+      // The precision decided once for the study (the cost step measures in it too).
+      config: { precision: this.precision, ...slot.config },
       out: dir,
       resume: true,
       log: (s: string) => appendFileSync(join(dir, "train.log"), s + "\n"),
@@ -267,7 +273,7 @@ class Study {
       this.backend.train(options);
     } catch (e) {
       // A run started elsewhere (the study directory moved) cannot resume: its recorded paths differ.
-      if (!(isPftError(e) && e.code === "config" && /cannot resume/.test(e.message))) throw e;
+      if (!(isPftError(e) && e.reason === "resume-mismatch")) throw e;
       this.log(`${tag} ${slot.id}: its checkpoint was made with other paths: starting over`);
       resetRun(dir, inputs);
       this.backend.train(options);
@@ -296,22 +302,23 @@ class Study {
     if (!angles) return slot.fapft.anglesFrom;
     const diff = this.difficultyOf(m, slot.target!);
     if (!diff) return "the full fine-tunes that decide the difficulty";
-    const pre = this.done.get(`${m.key}-pretrain`)!;
+    const pre = this.done.get(slotIds.pretrain(m))!;
     const ft = this.done.get(slot.fapft.anglesFrom)!;
     const topk = slot.fapft.topk === "auto" ? diff.topk : slot.fapft.topk;
     const direction = slot.fapft.direction === "auto" ? diff.direction : slot.fapft.direction;
     const plan = planFapft(angles, { topk, direction }, { model: m.name, pretrained: this.rel(pre.dir), finetuned: this.rel(ft.dir) });
+    // Saved for the report and for `pft finetune --plan`; the run itself is given the object.
     const file = join(this.out, "plans", `${slot.id}.json`);
     if (!existsSync(file) || stableStringify(readJson(file, "plan")) !== stableStringify(plan)) savePlan(file, plan);
     const chosen = { topk: plan.topk!, direction: plan.direction!, units: plan.units };
-    return { options: { plan: file }, train: { plan: chosen, anglesFrom: { run: ft.slot.id, weights: fileDigest(join(ft.dir, "model.safetensors")) } }, trainable: plan.trainable, plan: chosen };
+    return { options: { plan }, train: { plan: chosen, anglesFrom: { run: ft.slot.id, weights: fileDigest(weightsFileOf(ft.dir)) } }, trainable: plan.trainable, plan: chosen };
   }
 
   /** Fine-tuned angles (Eq. 2) between the model's pretrained weights and a finished full fine-tune. */
   private anglesOf(m: ModelConfig, fullId: string): AngleReport | null {
     const have = this.angles.get(fullId);
     if (have) return have;
-    const pre = this.done.get(`${m.key}-pretrain`);
+    const pre = this.done.get(slotIds.pretrain(m));
     const ft = this.done.get(fullId);
     if (!pre?.outputs || !ft?.outputs) return null;
     const report = this.backend.angles(pre.dir, ft.dir);
@@ -325,7 +332,7 @@ class Study {
     if (!recs) {
       const mean = (xs: (number | null | undefined)[]) => (xs.every((x) => typeof x === "number") && xs.length ? (xs as number[]).reduce((a, b) => a + b, 0) / xs.length : null);
       const stats = this.cfg.targets.map((tt) => {
-        const runs = this.seedsOf(m).map((s) => this.done.get(`${m.key}-${tt.key}-full-s${s}`)?.outputs?.result);
+        const runs = this.seedsOf(m).map((s) => this.done.get(slotIds.full(m, tt, s))?.outputs?.result);
         return { t: tt, val: mean(runs.map((r) => r?.best?.acc)), test: mean(runs.map((r) => r?.test.acc)) };
       });
       const auto = stats.filter((s) => s.t.difficulty === "auto");
@@ -359,13 +366,13 @@ class Study {
     const diff = this.difficultyOf(m, t);
     const fapft = m.soupTopk.map((k) => {
       const inAblation = m.ablation && m.ablationTopk.some((a) => topkId(a) === topkId(k));
-      return `${m.key}-${t.key}-top${topkId(k)}-${inAblation ? (diff?.direction ?? "?") : "auto"}-s${this.seedsOf(m)[0]}`;
+      return slotIds.topk(m, t, k, inAblation ? (diff?.direction ?? "?") : "auto", this.seedsOf(m)[0]);
     });
     return ([["fft", fft], ["fapft", fapft]] as const).filter(([, ids]) => ids.length >= 2).map(([kind, ids]) => this.soup(m, t, kind, ids));
   }
 
   private soup(m: ModelConfig, t: TargetConfig, kind: "fft" | "fapft", ids: (string | null)[]): SoupRecord {
-    const id = `${m.key}-${t.key}-${kind}`;
+    const id = soupId(m, t, kind);
     const file = (ext: string) => join(this.out, "soups", `${id}${ext}`);
     const seed = this.seedsOf(m)[0];
     const members = ids.map((x) => (x ? this.done.get(x) : undefined));
@@ -393,7 +400,7 @@ class Study {
       return rec;
     }
     const dirs = [...new Set(members.map((d) => d!.dir))];
-    const inputs = { method: this.cfg.soups.method, ingredients: dirs.map((d) => ({ run: this.rel(d), weights: fileDigest(join(d, "model.safetensors")) })), data: logicalData(t), seed };
+    const inputs = { method: this.cfg.soups.method, ingredients: dirs.map((d) => ({ run: this.rel(d), weights: fileDigest(weightsFileOf(d)) })), data: logicalData(t), seed };
     type Made = { soup: { members: string[]; val: { acc: number } | null; test: { acc: number } | null }; params: { trained: number | null }; val: { heldOutFromAll: boolean } | null };
     let report: Made | null = null;
     if ([".json", ".safetensors", ".inputs.json"].every((e) => existsSync(file(e))) && stableStringify(readJson(file(".inputs.json"), "soup inputs")) === stableStringify(inputs)) {
@@ -425,14 +432,15 @@ class Study {
     const t = this.cfg.targets.find((x) => x.key === rc.target)!;
     const s0 = this.seedsOf(m)[0];
     const picks: { label: string; source: string; dir: string | null; weights: string | null; trainable: number | null; iidAcc: number | null }[] = [];
-    for (const [label, key] of [["Full fine-tuning", "full"], ["ATTN-only", "attn"], ["FFN-only", "ffn"], ["FAPFT", "fapft"]] as const) {
-      const d = this.done.get(`${m.key}-${t.key}-${key}-s${s0}`);
-      if (d) picks.push({ label, source: d.slot.id, dir: d.dir, weights: d.outputs ? join(d.dir, "model.safetensors") : null, trainable: d.outputs?.result.trainable ?? null, iidAcc: d.outputs?.result.test.acc ?? null });
+    for (const key of ["full", "attn", "ffn", "fapft"] as const) {
+      const label = selectionLabel(key);
+      const d = this.done.get(key === "full" ? slotIds.full(m, t, s0) : key === "fapft" ? slotIds.fapft(m, t, s0) : slotIds.selection(m, t, key, s0));
+      if (d) picks.push({ label, source: d.slot.id, dir: d.dir, weights: d.outputs ? weightsFileOf(d.dir) : null, trainable: d.outputs?.result.trainable ?? null, iidAcc: d.outputs?.result.test.acc ?? null });
     }
     for (const s of soups.filter((x) => x.model === m.key && x.target === t.key)) {
       picks.push({ label: s.kind === "fft" ? "Soup-FFT" : "Soup-FAPFT", source: s.weights.replace(/\.safetensors$/, ""), dir: null, weights: s.soup ? join(this.out, s.weights) : null, trainable: s.soup?.trainedParams ?? null, iidAcc: s.soup?.testAcc ?? null });
     }
-    const id = `${m.key}-${t.key}`;
+    const id = robustnessId(m, t);
     const rec: RobustnessRecord = {
       model: m.key,
       target: t.key,
@@ -493,11 +501,11 @@ class Study {
    */
   private cost(m: ModelConfig): CostRecord {
     const cc = this.cfg.cost!;
-    const recipe = trainConfig({ ...this.cfg.finetune, ...m.finetune } as Record<string, unknown>);
+    const recipe = trainConfig({ precision: this.precision, ...this.cfg.finetune, ...m.finetune } as Record<string, unknown>);
     const settings: CostRecord["settings"] = { batch: cc.batch ?? recipe.batchSize, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads, precision: recipe.precision, clock: cc.threads === 1 ? "cpu" : "wall" };
     const { methods, leftOut } = costMethods(this.design, m);
     const t0 = this.cfg.targets[0];
-    const fapftRun = `${m.key}-${t0.key}-fapft-s${this.seedsOf(m)[0]}`;
+    const fapftRun = slotIds.fapft(m, t0, this.seedsOf(m)[0]);
     const plan = this.done.get(fapftRun)?.plan ?? null;
     const rec: CostRecord = {
       model: m.key,
@@ -513,7 +521,7 @@ class Study {
     }
     const inputs: Omit<CostRequest, "log"> = { model: m.name, numClasses: STUDY_CLASSES, methods, methodOptions: m.methodOptions, fapftUnits: plan.units, precision: recipe.precision, batch: settings.batch, warmup: cc.warmup, reps: cc.reps, rounds: cc.rounds, threads: cc.threads };
     const start = `${methods.length} methods x train and test, each in a fresh process (batch ${settings.batch}, ${settings.precision}, median of ${cc.reps} steps after ${cc.warmup}, best of ${cc.rounds} round${cc.rounds === 1 ? "" : "s"})`;
-    const result = this.measured(join("cost", `${m.key}.json`), "cost measurements", inputs, `${m.key} cost`, start, (): CostResult => this.backend.cost({ ...inputs, log: (line) => this.log(`study: ${m.key} cost: ${line}`) }));
+    const result = this.measured(join("cost", `${costId(m)}.json`), "cost measurements", inputs, `${m.key} cost`, start, (): CostResult => this.backend.cost({ ...inputs, log: (line) => this.log(`study: ${m.key} cost: ${line}`) }));
     if (result) {
       rec.machine = result.machine;
       rec.rows = result.rows;
@@ -593,22 +601,19 @@ function logicalData(d: DataConfig) {
 /** A finished run needs no resume state: its checkpoints (model and optimizer, ~4x the weights) go. */
 function dropCheckpoints(dir: string): void {
   for (const e of readdirSync(dir)) if (/^ckpt-\d+$/.test(e)) rmSync(join(dir, e), { recursive: true, force: true });
-  rmSync(join(dir, "latest.json"), { force: true });
+  rmSync(join(dir, RUN_FILES.latest), { force: true });
 }
 
-/** The precision a run trained and evaluated in (run.json), so soups and robustness evaluate alike. */
+/** The precision a run trained and evaluated in (its manifest), so soups and robustness evaluate alike. */
 function recordedPrecision(dir: string): "bf16" | "fp32" | undefined {
-  const file = join(dir, "run.json");
-  if (!existsSync(file)) return undefined;
-  const p = (JSON.parse(readFileSync(file, "utf8")) as { config?: { precision?: string } }).config?.precision;
+  const p = (existsSync(dir) ? readManifest(dir) : null)?.config?.precision;
   return p === "bf16" || p === "fp32" ? p : undefined;
 }
 
 function runRecord(d: Done, rel: (p: string) => string): RunRecord {
   const s = d.slot;
   const o = d.outputs;
-  const runJson = join(d.dir, "run.json");
-  const config = existsSync(runJson) ? ((JSON.parse(readFileSync(runJson, "utf8")) as { config?: Record<string, unknown> }).config ?? s.config) : s.config;
+  const config = (existsSync(d.dir) ? readManifest(d.dir)?.config : undefined) ?? s.config;
   const { method, ...methodOptions } = s.method ?? { method: null };
   return {
     id: s.id,

@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../train/index.js";
+import { RUN_FILES, writeJsonAtomic } from "../files.js";
+import { readEpochs, readResult, type EpochLine, type RunResultRecord } from "../train/index.js";
 
 /** JSON with object keys sorted at every level: equal values give equal text. */
 export function stableStringify(v: unknown): string {
@@ -33,7 +34,6 @@ export function fileDigest(path: string): string {
 }
 
 export const INPUTS = "inputs.json";
-export const RESULT = "result.json";
 
 export type RunState = "done" | "resume" | "fresh";
 
@@ -50,7 +50,7 @@ export function sameInputs(dir: string, inputs: unknown): boolean {
 
 /** Finished: the inputs match and the run wrote its result and weights. */
 export function isDone(dir: string, inputs: unknown): boolean {
-  return sameInputs(dir, inputs) && existsSync(join(dir, RESULT)) && existsSync(join(dir, "model.safetensors"));
+  return sameInputs(dir, inputs) && existsSync(join(dir, RUN_FILES.result)) && existsSync(join(dir, RUN_FILES.weights));
 }
 
 /**
@@ -73,34 +73,13 @@ export function resetRun(dir: string, inputs: unknown): void {
   writeJsonAtomic(join(dir, INPUTS), inputs);
 }
 
-export interface EpochLine {
-  epoch: number;
-  seconds: number;
-  imagesPerSecond: number;
-  valAcc: number | null;
-}
-
 /** What a finished run wrote: result.json and the per-epoch metrics. */
 export interface RunOutputs {
-  result: {
-    trainable: number;
-    total: number;
-    best: { epoch: number; acc: number; loss: number } | null;
-    test: { acc: number; loss: number; n: number };
-  };
+  result: Pick<RunResultRecord, "trainable" | "total" | "best" | "test">;
   epochs: EpochLine[];
 }
 
 export function readOutputs(dir: string): RunOutputs | null {
-  const file = join(dir, RESULT);
-  if (!existsSync(file)) return null;
-  const result = JSON.parse(readFileSync(file, "utf8")) as RunOutputs["result"];
-  const metricsFile = join(dir, "metrics.jsonl");
-  const epochs = existsSync(metricsFile)
-    ? readFileSync(metricsFile, "utf8")
-        .split("\n")
-        .filter((l) => l.trim() !== "")
-        .map((l) => JSON.parse(l) as EpochLine)
-    : [];
-  return { result, epochs };
+  const result = readResult(dir);
+  return result ? { result, epochs: readEpochs(dir) } : null;
 }

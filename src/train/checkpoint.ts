@@ -10,35 +10,16 @@
 // Every file is written to a temporary name and renamed; a checkpoint directory is complete
 // before latest.json points at it, so a run killed at any moment resumes from the last
 // complete epoch. Older checkpoint directories are removed once the pointer moves on.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Tensor } from "../engine/index.js";
 import { PftError } from "../errors.js";
+import { RUN_FILES, writeFileAtomic, writeJsonAtomic } from "../files.js";
 import { writeSafetensors, readSafetensors } from "../nn/index.js";
 
-export const LATEST = "latest.json";
+export const LATEST = RUN_FILES.latest;
 
-/** Writes a small file atomically (temp file, fsync, rename). */
-export function writeFileAtomic(path: string, content: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, "w");
-    try {
-      writeFileSync(fd, content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new PftError("io", `cannot write ${path}: ${(e as Error).message}`);
-  }
-}
-
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
-}
+export { writeFileAtomic, writeJsonAtomic };
 
 export function readJson<T>(path: string, what: string): T {
   let text: string;
@@ -85,7 +66,7 @@ export function saveCheckpoint(dir: string, c: { state: ResumeState; model: Map<
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    writeSafetensors(join(tmp, "model.safetensors"), c.model);
+    writeSafetensors(join(tmp, RUN_FILES.weights), c.model);
     writeSafetensors(join(tmp, "optimizer.safetensors"), c.optimizer);
     if (c.ema) writeSafetensors(join(tmp, "ema.safetensors"), c.ema);
     writeJsonAtomic(join(tmp, "state.json"), c.state);
@@ -108,7 +89,7 @@ export function loadCheckpoint(dir: string): CheckpointContents | null {
   const { checkpoint } = readJson<{ checkpoint: string }>(pointer, "checkpoint pointer");
   const at = join(dir, checkpoint);
   const state = readJson<ResumeState>(join(at, "state.json"), "checkpoint state");
-  const model = readSafetensors(join(at, "model.safetensors")).tensors;
+  const model = readSafetensors(join(at, RUN_FILES.weights)).tensors;
   const optimizer = readSafetensors(join(at, "optimizer.safetensors")).tensors;
   const emaFile = join(at, "ema.safetensors");
   const ema = existsSync(emaFile) ? readSafetensors(emaFile).tensors : null;
@@ -116,14 +97,14 @@ export function loadCheckpoint(dir: string): CheckpointContents | null {
 }
 
 export function appendMetrics(dir: string, record: object): void {
-  const path = join(dir, "metrics.jsonl");
+  const path = join(dir, RUN_FILES.metrics);
   const prev = existsSync(path) ? readFileSync(path, "utf8") : "";
   writeFileAtomic(path, prev + JSON.stringify(record) + "\n");
 }
 
 /** Drops metric lines of epochs after `epoch` (written by a run that died before committing them). */
 export function truncateMetrics(dir: string, epoch: number): void {
-  const path = join(dir, "metrics.jsonl");
+  const path = join(dir, RUN_FILES.metrics);
   if (!existsSync(path)) return;
   const kept = readFileSync(path, "utf8")
     .split("\n")

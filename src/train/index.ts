@@ -7,4 +7,25 @@ export { loadCheckpoint, saveCheckpoint, writeFileAtomic, writeJsonAtomic, readJ
 export { createProgress, type Progress } from "./progress.js";
 export { buildLoaders, trainTransforms, evalTransforms, type Loaders } from "./pipeline.js";
 export { gradientNorms, type GradientNorms } from "./gradient-score.js";
-export { runTraining, readWeights, recordedModel, type RunOptions, type RunResult } from "./run.js";
+export { runTraining, type RunOptions, type RunResult } from "./run.js";
+export { selectionOf, applySelection, freezeFor, selectionLabel, type Selection, type Applied } from "./selection.js";
+export {
+  readManifest,
+  readResult,
+  readEpochs,
+  readWeights,
+  readTrained,
+  recordedSplit,
+  loadTrained,
+  runDirOf,
+  weightsMetadata,
+  defaultPrecision,
+  fileSha256,
+  MANIFEST_FORMAT,
+  type RunManifest,
+  type RunInputs,
+  type RunSplit,
+  type RunResultRecord,
+  type EpochLine,
+  type TrainedRecord,
+} from "./rundir.js";

@@ -8,8 +8,9 @@
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { PftError } from "../errors.js";
+import { RUN_FILES } from "../files.js";
 
-export const LOCK_FILE = ".lock";
+export const LOCK_FILE = RUN_FILES.lock;
 
 export interface RunLock {
   readonly path: string;

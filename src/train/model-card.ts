@@ -4,10 +4,10 @@
 //   OUT/README.md    a Hugging Face model card: front matter (library_name: timm, pipeline_tag:
 //                    image-classification), base weights and their hash, what trained, results,
 //                    and the command that trains it again
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { RUN_FILES } from "../files.js";
 import { writeFileAtomic, writeJsonAtomic } from "./checkpoint.js";
 
 export interface CardInfo {
@@ -25,6 +25,8 @@ export interface CardInfo {
   data: string;
   /** The weights file fine-tuning started from; absent for pretraining. */
   baseWeights?: string;
+  /** SHA-256 of the base weights (the manifest's fromSha256). */
+  baseSha256?: string | null;
   /** Strategy, plan or method, as the run records it. */
   strategy: string;
   trainable: number;
@@ -72,16 +74,12 @@ function commonPrefix(names: readonly string[]): string {
   return p.join(".") || "head";
 }
 
-export function sha256File(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
-}
-
 export function modelCard(c: CardInfo): string {
   const front = stringify({ library_name: "timm", pipeline_tag: "image-classification", tags: ["image-classification", "timm", "pft"], license: "mit" });
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-  const base = c.baseWeights ? `\`${c.baseWeights}\` (sha256 \`${sha256File(c.baseWeights)}\`)` : "none: trained from scratch";
+  const base = c.baseWeights ? `\`${c.baseWeights}\` (sha256 \`${c.baseSha256 ?? "not recorded"}\`)` : "none: trained from scratch";
   const command = c.baseWeights ? "finetune" : "pretrain";
-  const reproduce = existsSync(join(c.out, "args.yaml")) ? `npx pft ${command} --config ${join(c.out, "args.yaml")}` : `npx pft ${command} (the options are in run.json)`;
+  const reproduce = existsSync(join(c.out, RUN_FILES.args)) ? `npx pft ${command} --config ${join(c.out, RUN_FILES.args)}` : `npx pft ${command} (the options are in run.json)`;
   return [
     "---",
     front.trimEnd(),
@@ -116,6 +114,6 @@ export function modelCard(c: CardInfo): string {
 }
 
 export function writeInteropFiles(c: CardInfo): void {
-  writeJsonAtomic(join(c.out, "config.json"), timmConfig(c));
-  writeFileAtomic(join(c.out, "README.md"), modelCard(c));
+  writeJsonAtomic(join(c.out, RUN_FILES.hubConfig), timmConfig(c));
+  writeFileAtomic(join(c.out, RUN_FILES.card), modelCard(c));
 }

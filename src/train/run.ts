@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { engineInfo, describeEngine, manualSeed } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { loadDataset, describeDataset } from "../data/index.js";
-import { createModel, catalogOf, loadPretrained, type VisionModel } from "../models/index.js";
-import { openSafetensors, readSafetensors, writeSafetensors, type ReadOptions } from "../nn/index.js";
-import { planForStrategy, loadPlan, parseStrategy, type Plan } from "../partial/index.js";
-import { applyMethod, methodMetadata, type MethodSpec, type Peft } from "../peft/index.js";
+import { createModel, loadPretrained, type VisionModel } from "../models/index.js";
+import { writeSafetensors } from "../nn/index.js";
+import { RUN_FILES } from "../files.js";
+import type { Plan } from "../partial/index.js";
+import type { MethodSpec } from "../peft/index.js";
 import { trainConfig, type TrainConfig } from "./config.js";
 import { buildLoaders, inputNormalization } from "./pipeline.js";
 import { writeInteropFiles } from "./model-card.js";
@@ -16,6 +17,8 @@ import { train, type TrainResult } from "./trainer.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { writeFileAtomic, writeJsonAtomic } from "./checkpoint.js";
 import { mkdirSync } from "node:fs";
+import { defaultPrecision, fileSha256, readWeights, type RunResultRecord } from "./rundir.js";
+import { applySelection, selectionOf } from "./selection.js";
 import { createProgress, type Progress } from "./progress.js";
 
 export interface RunOptions {
@@ -25,9 +28,9 @@ export interface RunOptions {
   model?: string;
   /** Pretrained weights (a safetensors file or a run directory); absent for pretraining. */
   from?: string;
-  /** What trains: a strategy name/letter, or a plan file. Default "full". */
+  /** What trains: a strategy name/letter, or a plan (a file from `pft plan`, or one made in memory). Default "full". */
   strategy?: string;
-  plan?: string;
+  plan?: string | Plan;
   /**
    * A parameter-efficient baseline (src/peft) instead of a strategy or plan: adapter, vpt, ssf,
    * lora; linear is the strategy `linear`. Recorded in the weights' metadata for `pft eval`.
@@ -45,44 +48,27 @@ export interface RunOptions {
    */
   splitSeed?: number;
   dropPath?: number;
+  /** The resolved options as YAML (the CLI's), written as OUT/args.yaml once the run is set up (timm's file). */
+  args?: string;
   config: Partial<TrainConfig>;
   out: string;
   resume?: boolean;
   log?: (line: string) => void;
   progress?: Progress;
-  /** The resolved options as YAML (the CLI's), written as OUT/args.yaml once the run is set up (timm's file). */
-  args?: string;
 }
 
-export interface RunResult {
-  out: string;
-  model: string;
-  strategy: string;
-  /** The parameter-efficient method and its options, when one was trained (strategy is then its name). */
-  method?: MethodSpec;
-  seed: number;
-  trainable: number;
-  total: number;
-  /** How long it trained: the unit it was configured in (epochs or steps), steps, epochs, warm-up. */
-  budget: TrainResult["budget"];
-  best: TrainResult["best"];
+/** What runTraining returns: result.json (rundir.ts: RunResultRecord) with the epochs. */
+export interface RunResult extends RunResultRecord {
   test: EvalResult;
   epochs: TrainResult["epochs"];
 }
 
-/** The model weights of a file or run directory, with the metadata pft recorded there. */
-export function readWeights(path: string, options: ReadOptions = {}): { file: string; metadata: Record<string, string>; tensors: Map<string, import("../engine/index.js").Tensor> } {
-  const file = path.endsWith(".safetensors") ? path : join(path, "model.safetensors");
-  const { tensors, metadata } = readSafetensors(file, options);
-  return { file, metadata, tensors };
-}
-
 export function runTraining(o: RunOptions): RunResult {
   const log = o.log ?? ((s: string) => process.stderr.write(s + "\n"));
-  if (o.method && (o.plan !== undefined || o.strategy !== undefined)) throw new PftError("config", "give a method or a strategy/plan, not both");
+  const selection = selectionOf(o);
   if (o.merge && !(o.method?.method === "ssf" || o.method?.method === "lora")) throw new PftError("config", `only ssf and lora merge into the weights${o.method ? `, not ${o.method.method}` : ""}`);
   const info = engineInfo();
-  const cfg = trainConfig({ precision: info.cpuBf16 ? "bf16" : "fp32", ...o.config });
+  const cfg = trainConfig({ precision: defaultPrecision(info), ...o.config });
   log(describeEngine(info));
 
   // The weights are read (and their values checked) before the dataset: a bad file is found before the slow part.
@@ -111,57 +97,37 @@ export function runTraining(o: RunOptions): RunResult {
     if (report.headReset) log(`head re-initialised: the checkpoint has ${report.headReset.checkpointClasses} classes, ${o.data} has ${report.headReset.modelClasses}`);
   }
 
-  let plan: Plan | null = null;
-  let peft: Peft | null = null;
-  if (o.method && o.method.method !== "linear") peft = applyMethod(model, o.method);
-  else if (o.plan) plan = loadPlan(o.plan, catalogOf(model));
-  else {
-    const id = parseStrategy(o.method?.method === "linear" ? "linear" : (o.strategy ?? "full"));
-    if (id === "fapft") throw new PftError("config", "FAPFT needs angles: make a plan with `pft plan` from the pretrained and a fully fine-tuned checkpoint, then pass --plan");
-    plan = planForStrategy(catalogOf(model), id, { model: modelName });
-  }
-  const strategy = peft ? peft.spec.method : o.plan ? `plan:${o.plan}` : plan!.strategy;
-  const trained = peft ? peft.model : model;
+  const chosen = applySelection(model, selection, { model: modelName });
+  const { peft, plan, name: strategy, model: trained } = chosen;
   const loaders = buildLoaders(splits, trained, cfg);
-  const trainableCount = peft ? trained.countParameters({ trainableOnly: true }) : plan!.counts.trainable;
-  log(`model: ${modelName}, ${trained.countParameters().toLocaleString("en")} parameters, ${trainableCount.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
+  log(`model: ${modelName}, ${trained.countParameters().toLocaleString("en")} parameters, ${chosen.count.toLocaleString("en")} trainable (${strategy}); seed ${cfg.seed}, ${cfg.precision}`);
 
+  const fromSha256 = pretrained ? fileSha256(pretrained.file) : null;
   if (o.args !== undefined) {
     mkdirSync(o.out, { recursive: true });
-    writeFileAtomic(join(o.out, "args.yaml"), o.args);
+    writeFileAtomic(join(o.out, RUN_FILES.args), o.args);
   }
   const result = train({
     model: trained,
-    trainable: peft ? peft.trainable : plan!.strategy === "full" ? "all" : plan!.trainable,
+    trainable: chosen.trainable,
     train: loaders.train,
     val: loaders.val,
     config: cfg,
     outDir: o.out,
     resume: o.resume ?? true,
-    describe: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, splitSeed, dropPath: o.dropPath ?? null, plan, ...(peft ? methodMetadata(peft.spec) : {}) },
+    inputs: { model: modelName, dataset: o.data, from: o.from ?? null, strategy, trainPerClass: o.trainPerClass ?? null, val: o.val ?? 0.1, splitSeed, dropPath: o.dropPath ?? null, plan, ...(peft ? { method: peft.spec } : {}), fromSha256 },
     progress: o.progress ?? createProgress(),
   });
   const test = evaluate(trained, loaders.test, cfg.precision === "bf16");
   const out: RunResult = { out: o.out, model: modelName, strategy, ...(peft ? { method: peft.spec } : {}), seed: cfg.seed, trainable: result.trainable, total: result.total, budget: result.budget, best: result.best, test, epochs: result.epochs };
-  writeJsonAtomic(join(o.out, "result.json"), out);
-  writeInteropFiles({ out: o.out, model: modelName, numClasses, labels: splits.train.classes, inChans: model.inChans, imageSize: model.imageSize, ...inputNormalization(model), classifierKeys: model.classifierKeys(), data: o.data, baseWeights: pretrained?.file, strategy, trainable: result.trainable, total: result.total, trainableTensors: trained.trainableParameters().length, seed: cfg.seed, testAcc: test.acc, testN: test.n, bestVal: result.best, steps: result.budget.steps, epochs: result.budget.epochs });
-  log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, "model.safetensors")}`);
+  writeJsonAtomic(join(o.out, RUN_FILES.result), out);
+  writeInteropFiles({ out: o.out, model: modelName, numClasses, labels: splits.train.classes, inChans: model.inChans, imageSize: model.imageSize, ...inputNormalization(model), classifierKeys: model.classifierKeys(), data: o.data, baseWeights: pretrained?.file, baseSha256: fromSha256, strategy, trainable: result.trainable, total: result.total, trainableTensors: trained.trainableParameters().length, seed: cfg.seed, testAcc: test.acc, testN: test.n, bestVal: result.best, steps: result.budget.steps, epochs: result.budget.epochs });
+  log(`test accuracy ${(test.acc * 100).toFixed(2)}% on ${test.n} images (best validation ${result.best ? (result.best.acc * 100).toFixed(2) + "% at epoch " + result.best.epoch : "n/a"}); weights: ${join(o.out, RUN_FILES.weights)}`);
   if (peft && o.merge) {
     const merged = peft.merge();
-    writeSafetensors(join(o.out, "merged.safetensors"), merged.stateDict(), { format: "pt", producer: "pft", model: modelName, dataset: o.data, num_classes: String(merged.numClasses), mergedFrom: peft.spec.method });
-    log(`merged ${peft.spec.method} into the weights: ${join(o.out, "merged.safetensors")}`);
+    writeSafetensors(join(o.out, RUN_FILES.merged), merged.stateDict(), { format: "pt", producer: "pft", model: modelName, dataset: o.data, num_classes: String(merged.numClasses), mergedFrom: peft.spec.method });
+    log(`merged ${peft.spec.method} into the weights: ${join(o.out, RUN_FILES.merged)}`);
   }
   trained.dispose();
   return out;
-}
-
-/** The model name recorded in a weights file, if any (without reading the tensors). */
-export function recordedModel(path: string): string | undefined {
-  const file = path.endsWith(".safetensors") ? path : join(path, "model.safetensors");
-  const r = openSafetensors(file);
-  try {
-    return r.metadata.model;
-  } finally {
-    r.close();
-  }
 }

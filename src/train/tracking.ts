@@ -6,6 +6,7 @@
 //                                       train/loss, eval/loss, eval/top1 (fraction), train/lr, train/images_per_sec
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { RUN_FILES } from "../files.js";
 import { writeFileAtomic } from "./checkpoint.js";
 import { eventFile, type ScalarEvent } from "./tensorboard.js";
 
@@ -52,11 +53,11 @@ export function writeTracking(dir: string): void {
         .filter((l) => l.trim())
         .map((l) => JSON.parse(l) as MetricsLine)
     : [];
-  writeFileAtomic(join(dir, "summary.csv"), summaryCsv(lines));
+  writeFileAtomic(join(dir, RUN_FILES.summary), summaryCsv(lines));
   // The run's start: run.json is written once, when the run starts (a resume keeps it).
-  const runJson = join(dir, "run.json");
+  const runJson = join(dir, RUN_FILES.manifest);
   const start = existsSync(runJson) ? statSync(runJson).mtimeMs / 1000 : Date.now() / 1000;
-  const name = `events.out.tfevents.${Math.floor(start)}.pft`;
-  for (const f of readdirSync(dir)) if (f.startsWith("events.out.tfevents.") && f !== name) rmSync(join(dir, f), { force: true });
+  const name = `${RUN_FILES.eventsPrefix}${Math.floor(start)}.pft`;
+  for (const f of readdirSync(dir)) if (f.startsWith(RUN_FILES.eventsPrefix) && f !== name) rmSync(join(dir, f), { force: true });
   writeFileAtomic(join(dir, name), eventFile(start, scalarEvents(lines, start)));
 }

@@ -4,8 +4,9 @@
 // evaluate, keep the best, checkpoint atomically. A run lasts `epochs`, or exactly `steps`
 // optimizer steps: then the last epoch stops part-way and is evaluated and checkpointed as usual.
 import { join } from "node:path";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { F, autocast, noGrad, scope, manualSeed, getRngState, setRngState, engineInfo, type Tensor } from "../engine/index.js";
+import { existsSync, mkdirSync } from "node:fs";
+import { F, autocast, describeEngine, noGrad, scope, manualSeed, getRngState, setRngState, engineInfo, type Tensor } from "../engine/index.js";
+import { RUN_FILES } from "../files.js";
 import { PftError } from "../errors.js";
 import type { VisionModel } from "../models/index.js";
 import { readSafetensors, writeSafetensors, type NamedParameter } from "../nn/index.js";
@@ -18,6 +19,8 @@ import { assertGoodEpoch } from "./guard.js";
 import { acquireRunLock } from "./lock.js";
 import { createProgress, type Progress } from "./progress.js";
 import { writeTracking } from "./tracking.js";
+import { freezeFor } from "./selection.js";
+import { MANIFEST_FORMAT, readEpochs, readManifest, weightsMetadata, type RunInputs, type RunManifest } from "./rundir.js";
 
 export interface Batch {
   /** float32 images [B, C, H, W] */
@@ -44,8 +47,8 @@ export interface TrainJob {
   outDir: string | null;
   /** Continue from outDir's newest checkpoint if there is one. */
   resume?: boolean;
-  /** Recorded in run.json and part of the resume fingerprint (model name, dataset, plan, ...). */
-  describe?: Record<string, unknown>;
+  /** What the run is (model, data, what trains): recorded in run.json and the weights' metadata, and part of the resume fingerprint. */
+  inputs?: RunInputs;
   progress?: Progress;
   /** Stop (as if killed) after this many epochs of this invocation; for tests of resume. */
   haltAfterEpochs?: number;
@@ -85,14 +88,11 @@ export function train(job: TrainJob): TrainResult {
   manualSeed(cfg.seed);
 
   // ---- what trains
-  if (job.trainable === "all") model.unfreezeAll();
-  else {
-    const names = new Set(job.trainable);
+  if (job.trainable !== "all") {
     const known = new Set(model.namedParameters().map((n) => n.name));
-    for (const n of names) if (!known.has(n)) throw new PftError("config", `plan names parameter '${n}', which the model does not have`);
-    model.setTrainable((n) => names.has(n), true);
-    model.setTrainable((n) => !names.has(n), false);
+    for (const n of job.trainable) if (!known.has(n)) throw new PftError("config", `plan names parameter '${n}', which the model does not have`);
   }
+  freezeFor(model, job.trainable);
   const trainable = model.trainableParameters();
   if (trainable.length === 0) throw new PftError("config", "no parameter is trainable: nothing to fine-tune");
   const groups = cfg.layerDecay != null ? paramGroupsLayerDecay(model.arch, model.namedParameters(), cfg.weightDecay, model.noWeightDecay(), cfg.layerDecay) : paramGroupsWeightDecay(trainable, cfg.weightDecay, model.noWeightDecay());
@@ -100,7 +100,7 @@ export function train(job: TrainJob): TrainResult {
   const ema = cfg.ema > 0 ? new Ema(trainable, cfg.ema) : null;
   const budget = trainBudget(cfg, job.train.stepsPerEpoch);
   const schedule = lrSchedule(cfg, budget);
-  const fingerprint = JSON.stringify({ cfg, describe: job.describe ?? {}, trainable: trainable.map((t) => t.name) });
+  const fingerprint = JSON.stringify({ cfg, describe: job.inputs ?? {}, trainable: trainable.map((t) => t.name) });
 
   // ---- where we start
   let startEpoch = 0;
@@ -120,7 +120,7 @@ export function train(job: TrainJob): TrainResult {
   const resumed = job.outDir && job.resume ? loadCheckpoint(job.outDir) : null;
   if (resumed) {
     if (resumed.state.fingerprint !== fingerprint) {
-      throw new PftError("config", `cannot resume ${job.outDir}: it was started with a different configuration, model, data or plan`);
+      throw new PftError("config", `cannot resume ${job.outDir}: it was started with a different configuration, model, data or plan`, { reason: "resume-mismatch" });
     }
     assertSameThreads(job.outDir!);
     model.loadStateDict(resumed.model);
@@ -129,21 +129,25 @@ export function train(job: TrainJob): TrainResult {
     setRngState(Buffer.from(resumed.state.rng, "base64"));
     ({ epoch: startEpoch, globalStep, best } = resumed.state);
     truncateMetrics(job.outDir!, startEpoch);
-    previous = readMetrics(job.outDir!);
+    previous = readEpochs(job.outDir!) as EpochRecord[];
     for (const m of [resumed.model, resumed.optimizer, resumed.ema]) m?.forEach((t) => t.dispose());
   } else if (job.outDir) {
     truncateMetrics(job.outDir, 0); // a fresh start: lines of earlier, killed attempts go
-    writeJsonAtomic(join(job.outDir, "run.json"), {
-      ...job.describe,
+    const manifest: RunManifest = {
+      format: MANIFEST_FORMAT,
+      version: 1,
+      ...(job.inputs ?? { model: "" }),
       config: cfg,
       budget,
       seed: cfg.seed,
       precision: cfg.precision,
       threads: engineInfo().threads,
+      engine: describeEngine(),
       trainable: trainable.map((t) => t.name),
       trainableParams: model.countParameters({ trainableOnly: true }),
       totalParams: model.countParameters(),
-    });
+    };
+    writeJsonAtomic(join(job.outDir, RUN_FILES.manifest), manifest);
   }
 
   const bf16 = cfg.precision === "bf16";
@@ -174,7 +178,7 @@ export function train(job: TrainJob): TrainResult {
         const loss = F.crossEntropy(logits, batch.y, { labelSmoothing: soft ? 0 : cfg.labelSmoothing });
         const value = loss.item();
         if (!Number.isFinite(value)) {
-          const kept = job.outDir && existsSync(join(job.outDir, "latest.json")) ? `; the last good checkpoint is kept in ${job.outDir}` : "";
+          const kept = job.outDir && existsSync(join(job.outDir, RUN_FILES.latest)) ? `; the last good checkpoint is kept in ${job.outDir}` : "";
           throw new PftError("numeric", `loss is ${value} at epoch ${epoch + 1}, step ${step + 1}: stopping${kept}`);
         }
         loss.backward();
@@ -198,10 +202,10 @@ export function train(job: TrainJob): TrainResult {
 
     // ---- evaluate, keep the best, checkpoint
     const val: EvalResult | null = job.val ? withEma(ema, () => evaluate(model, job.val!, bf16)) : null;
-    withEma(ema, () => assertGoodEpoch(model, val, epoch + 1, job.outDir && existsSync(join(job.outDir, "latest.json")) ? `; the last good checkpoint is kept in ${job.outDir}` : ""));
+    withEma(ema, () => assertGoodEpoch(model, val, epoch + 1, job.outDir && existsSync(join(job.outDir, RUN_FILES.latest)) ? `; the last good checkpoint is kept in ${job.outDir}` : ""));
     if (val && (!best || val.acc > best.acc)) {
       best = { epoch: epoch + 1, acc: val.acc, loss: val.loss };
-      if (job.outDir) withEma(ema, () => writeSafetensors(join(job.outDir!, "best.safetensors"), model.stateDict(), weightsMetadata(job)));
+      if (job.outDir) withEma(ema, () => writeSafetensors(join(job.outDir!, RUN_FILES.best), model.stateDict(), weightsMetadata(job.inputs, model.numClasses)));
     }
     const record: EpochRecord = {
       epoch: epoch + 1,
@@ -236,14 +240,14 @@ export function train(job: TrainJob): TrainResult {
 
   // ---- the final weights: best on validation when there is a validation split, else the last
   if (!halted && job.outDir) {
-    if (best && existsSync(join(job.outDir, "best.safetensors"))) {
-      const bestWeights = readSafetensors(join(job.outDir, "best.safetensors")).tensors;
+    if (best && existsSync(join(job.outDir, RUN_FILES.best))) {
+      const bestWeights = readSafetensors(join(job.outDir, RUN_FILES.best)).tensors;
       model.loadStateDict(bestWeights);
       bestWeights.forEach((t) => t.dispose());
     } else if (ema) {
       ema.copyInto();
     }
-    writeSafetensors(join(job.outDir, "model.safetensors"), model.stateDict(), weightsMetadata(job));
+    writeSafetensors(join(job.outDir, RUN_FILES.weights), model.stateDict(), weightsMetadata(job.inputs, model.numClasses));
   } else if (!halted && ema) {
     ema.copyInto();
   }
@@ -270,27 +274,11 @@ export function train(job: TrainJob): TrainResult {
  * split their work by thread), recorded in run.json: another count is refused.
  */
 function assertSameThreads(dir: string): void {
-  const path = join(dir, "run.json");
-  if (!existsSync(path)) return;
-  const recorded = (JSON.parse(readFileSync(path, "utf8")) as { threads?: unknown }).threads;
+  const recorded = readManifest(dir)?.threads;
   const now = engineInfo().threads;
   if (typeof recorded === "number" && recorded !== now) {
     throw new PftError("config", `cannot resume ${dir}: it trained with ${recorded} threads and this process has ${now}, so the result would differ from an uninterrupted run: set PFT_THREADS=${recorded} (or --no-resume)`);
   }
-}
-
-/** The epoch records of metrics.jsonl, in order. */
-function readMetrics(dir: string): EpochRecord[] {
-  const path = join(dir, "metrics.jsonl");
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochRecord);
-}
-
-function weightsMetadata(job: TrainJob): Record<string, string> {
-  const meta: Record<string, string> = { format: "pt", producer: "pft" };
-  for (const [k, v] of Object.entries(job.describe ?? {})) if (typeof v === "string" || typeof v === "number") meta[k] = String(v);
-  meta.num_classes = String(job.model.numClasses);
-  return meta;
 }
 
 /** Exponential moving average of the trainable weights (frozen ones never change). */

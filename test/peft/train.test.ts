@@ -9,7 +9,7 @@ import { Tensor, manualSeed, noGrad } from "../../src/index.js";
 import { loadPretrained, type VisionModel } from "../../src/models/index.js";
 import { readSafetensors } from "../../src/nn/index.js";
 import { train, trainConfig, evaluate } from "../../src/train/index.js";
-import { applyMethod, methodFromMetadata, methodMetadata, methodSpec, type MethodSpec } from "../../src/peft/index.js";
+import { applyMethod, methodFromMetadata, methodSpec, type MethodSpec } from "../../src/peft/index.js";
 import { tempDir } from "../helpers/reference.js";
 import { quiet, snapshot, textures, tinyVit } from "./helpers.js";
 
@@ -83,7 +83,7 @@ test("a run directory's weights record the method and rebuild into the wrapped m
   try {
     const spec = methodSpec("lora", { loraRank: 2, loraTargets: "qkv,proj" });
     const peft = applyMethod(fromPretrained(31), spec);
-    train({ model: peft.model, trainable: peft.trainable, train: textures(64, 4, { labels: downstream }), val: textures(32, 5, { labels: downstream }), config: trainConfig({ epochs: 1, batchSize: 16, precision: "fp32" }), outDir: d.dir, describe: { model: "tiny", ...methodMetadata(spec) }, progress: quiet });
+    train({ model: peft.model, trainable: peft.trainable, train: textures(64, 4, { labels: downstream }), val: textures(32, 5, { labels: downstream }), config: trainConfig({ epochs: 1, batchSize: 16, precision: "fp32" }), outDir: d.dir, inputs: { model: "tiny", method: spec }, progress: quiet });
     const w = readSafetensors(join(d.dir, "model.safetensors"));
     assert.equal(w.metadata.method, "lora");
     const rebuilt = applyMethod(tinyVit(), methodFromMetadata(w.metadata)!).model;

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { Tensor, manualSeed, noGrad, scope } from "../../src/engine/index.js";
 import { createModel, catalogFromShapes } from "../../src/models/index.js";
 import { readSafetensors, writeSafetensors } from "../../src/nn/index.js";
-import { computeAngles, loadPlan, parseStrategy, planForStrategy } from "../../src/partial/index.js";
+import { computeAngles, loadPlan, parseStrategy, planForStrategy, type Plan } from "../../src/partial/index.js";
 import { countMethodParams } from "../../src/peft/index.js";
 import { makeSoup } from "../../src/soups/index.js";
 import type { RunOptions } from "../../src/train/index.js";
@@ -24,6 +24,9 @@ export interface StubCall {
 }
 
 export class KilledError extends Error {}
+
+/** The plan a run is given: a file (pft plan) or the object itself. */
+const planOf = (p: string | Plan): Plan => (typeof p === "string" ? loadPlan(p) : p);
 
 const frac = (s: string): number => parseInt(createHash("sha256").update(s).digest("hex").slice(0, 8), 16) / 0xffffffff;
 
@@ -67,6 +70,7 @@ export function stubBackend(o: { killAtCall?: number } = {}): StudyBackend & { c
       };
     },
     engine: () => "stub engine",
+    defaultPrecision: () => "bf16",
     angles: computeAngles,
     soup: (opts) => makeSoup({ ...opts, evaluator: (members, split) => ({ acc: 0.6 + 0.01 * members.length + (split === "val" ? 0.005 : 0), loss: 1, n: 100 }) }),
     robustness: (r) => ({
@@ -83,7 +87,7 @@ export function stubBackend(o: { killAtCall?: number } = {}): StudyBackend & { c
       if (o.killAtCall !== undefined && calls.length === o.killAtCall) throw new KilledError(`killed during ${id}`);
       // Identity of the training, independent of where the study directory is.
       const dataset = r.data.split(":")[0];
-      const key = JSON.stringify({ dataset, config: r.config, strategy: r.strategy ?? null, method: r.method ?? null, plan: r.plan ? loadPlan(r.plan).units : null, tpc: r.trainPerClass ?? null });
+      const key = JSON.stringify({ dataset, config: r.config, strategy: r.strategy ?? null, method: r.method ?? null, plan: r.plan ? planOf(r.plan).units : null, tpc: r.trainPerClass ?? null });
       let trainable: number;
       let total: number;
       let model: string;
@@ -110,7 +114,7 @@ export function stubBackend(o: { killAtCall?: number } = {}): StudyBackend & { c
             const shapes = new Map([...pre.tensors].map(([k, t]) => [k, t.shape]));
             const catalog = catalogFromShapes(shapes);
             total = catalog.total;
-            if (r.plan) trainable = loadPlan(r.plan).counts.trainable;
+            if (r.plan) trainable = planOf(r.plan).counts.trainable;
             else if (r.method) trainable = countMethodParams(shapes, r.method).trainable;
             else {
               const s = parseStrategy(r.strategy ?? "full");

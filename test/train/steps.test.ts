@@ -80,7 +80,7 @@ test("the partial last epoch of a steps run is evaluated, checkpointed and recor
   try {
     manualSeed(13);
     const cfg = trainConfig({ steps: 7, batchSize: 16, lr: 3e-3, precision: "fp32" });
-    const r = train({ model: tiny(), trainable: "all", train: synthetic(48, 13), val: synthetic(32, 14), config: cfg, outDir: d.dir, progress: quiet, describe: { model: "tiny" } });
+    const r = train({ model: tiny(), trainable: "all", train: synthetic(48, 13), val: synthetic(32, 14), config: cfg, outDir: d.dir, progress: quiet, inputs: { model: "tiny" } });
     const budget = { unit: "steps", steps: 7, epochs: 3, stepsPerEpoch: 3, warmupSteps: 3 };
     assert.deepEqual(r.budget, budget);
     assert.deepEqual(r.epochs.map((e) => [e.epoch, e.step, e.epochSteps]), [[1, 3, 3], [2, 6, 3], [3, 7, 1]]);

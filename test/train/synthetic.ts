@@ -18,6 +18,6 @@ export function dropPathRun(config: TrainConfig) {
     const model = tiny();
     const dropModel = new VisionTransformer({ ...model.cfg, dropPathRate: 0.2 });
     dropModel.loadStateDict(model.stateDict());
-    return train({ model: dropModel, trainable: "all", train: synthetic(48, 3), val: synthetic(32, 4), config, outDir, resume: true, progress: quiet, haltAfterEpochs, describe: { model: "tiny" } });
+    return train({ model: dropModel, trainable: "all", train: synthetic(48, 3), val: synthetic(32, 4), config, outDir, resume: true, progress: quiet, haltAfterEpochs, inputs: { model: "tiny" } });
   };
 }

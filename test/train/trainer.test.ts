@@ -73,6 +73,8 @@ test("resuming with a different configuration is refused", () => {
     const go = (lr: number) => train({ model: tiny(), trainable: "all", train: synthetic(32, 3), val: null, config: trainConfig({ epochs: 2, batchSize: 16, lr }), outDir: d.dir, resume: true, progress: quiet, haltAfterEpochs: 1 });
     go(1e-3);
     assert.throws(() => go(2e-3), (e: unknown) => e instanceof PftError && e.code === "config" && /different configuration/.test(e.message));
+    // Callers (the study) tell this case apart by its reason, not its wording.
+    assert.throws(() => go(2e-3), (e: unknown) => e instanceof PftError && e.reason === "resume-mismatch");
   } finally {
     d.cleanup();
   }

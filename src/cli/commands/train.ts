@@ -1,10 +1,9 @@
 // pft pretrain / finetune / eval / models: training runs from the command line.
 import { PftError } from "../../errors.js";
-import { engineInfo } from "../../engine/index.js";
-import { listModels, createModel, loadPretrained } from "../../models/index.js";
+import { listModels } from "../../models/index.js";
 import { loadDataset, describeDataset } from "../../data/index.js";
-import { runTraining, readWeights, evaluate, buildLoaders, trainConfig, type TrainConfig } from "../../train/index.js";
-import { applyMethod, methodFromMetadata, methodSpec, type MethodSpec } from "../../peft/index.js";
+import { runTraining, readTrained, loadTrained, defaultPrecision, evaluate, buildLoaders, trainConfig, type TrainConfig } from "../../train/index.js";
+import { METHOD_OPTIONS, methodSpec, type MethodSpec } from "../../peft/index.js";
 import type { FlagSpecs, FlagValues } from "../args.js";
 import type { Command } from "../command.js";
 import { robustnessFlags, runRobustEval } from "./robust.js";
@@ -74,22 +73,12 @@ function configFrom(f: FlagValues): Partial<TrainConfig> {
 /** The parameter-efficient baselines' flags (src/peft), shared with `pft params`. */
 export const methodFlags: FlagSpecs = {
   method: { type: "string", help: "a parameter-efficient baseline instead of a strategy: adapter, vpt, ssf, lora, or linear (= --strategy linear)" },
-  "adapter-reduction": { type: "integer", help: "adapter: bottleneck = width / reduction (default 64)" },
-  prompts: { type: "integer", help: "vpt: prompt tokens per layer (default 50)" },
-  "lora-rank": { type: "integer", help: "lora: rank r (default 8)" },
-  "lora-alpha": { type: "number", help: "lora: the update is scaled by alpha / r (default 8)" },
-  "lora-targets": { type: "string", help: "lora: comma-separated among qkv, proj, fc1, fc2 (default qkv)" },
+  ...Object.fromEntries(METHOD_OPTIONS.map((o) => [o.cli, { type: o.type, help: o.help }])),
 };
 
 /** The method and its options from methodFlags, or undefined without --method (its options alone are an error). */
 export function methodFrom(f: FlagValues): MethodSpec | undefined {
-  const opts = {
-    adapterReduction: f["adapter-reduction"] as number | undefined,
-    prompts: f.prompts as number | undefined,
-    loraRank: f["lora-rank"] as number | undefined,
-    loraAlpha: f["lora-alpha"] as number | undefined,
-    loraTargets: f["lora-targets"] as string | undefined,
-  };
+  const opts = Object.fromEntries(METHOD_OPTIONS.map((o) => [o.flag, f[o.cli]]));
   if (f.method === undefined) {
     const stray = Object.keys(methodFlags).find((k) => k !== "method" && f[k] !== undefined);
     if (stray) throw new PftError("argument", `--${stray} needs --method`);
@@ -162,31 +151,26 @@ export const evalCommand: Command = {
     data: { type: "string", help: "dataset (default: the one recorded in the weights)" },
     split: { type: "string", default: "test", help: "test, val or train" },
     "batch-size": { type: "integer", default: 256, help: "images per batch" },
-    seed: { type: "integer", default: 0, help: "seed of the validation split" },
+    seed: { type: "integer", help: "seed of the validation split (default: the one the run recorded, else 0)" },
     json: { type: "boolean", help: "print JSON" },
     "allow-nonfinite": { type: "boolean", help: "forensics: evaluate weights holding NaN/Inf instead of refusing them" },
     ...robustnessFlags,
   },
   run(_p, f) {
-    const w = readWeights(need(f, "ckpt"), { allowNonfinite: f["allow-nonfinite"] === true });
-    const modelName = (f.model as string | undefined) ?? w.metadata.model;
-    const data = (f.data as string | undefined) ?? w.metadata.dataset;
-    if (!modelName) throw new PftError("config", `${w.file} does not record its model: pass --model`);
-    if (!data) throw new PftError("config", `${w.file} does not record its dataset: pass --data`);
-    const splits = loadDataset(data, { seed: f.seed as number, val: 0.1 });
-    const base = createModel(modelName, { numClasses: splits.train.classes.length });
-    const spec = methodFromMetadata(w.metadata); // a parameter-efficient run: rebuild the wrapped model
-    const model = spec ? applyMethod(base, spec).model : base;
-    const report = loadPretrained(model, w.tensors);
-    if (report.headReset) throw new PftError("checkpoint", `${w.file} has ${report.headReset.checkpointClasses} classes, ${data} has ${report.headReset.modelClasses}`);
-    const cfg = trainConfig({ batchSize: f["batch-size"] as number, precision: engineInfo().cpuBf16 ? "bf16" : "fp32" });
-    if (f.robustness || f.ood !== undefined) return runRobustEval(model, { weights: w.file, model: modelName, data, splits, bf16: cfg.precision === "bf16", batchSize: cfg.batchSize }, f);
+    const rec = readTrained(need(f, "ckpt"), { model: f.model as string | undefined, data: f.data as string | undefined }, { allowNonfinite: f["allow-nonfinite"] === true });
+    const { model: modelName, data, method: spec } = rec;
+    if (!data) throw new PftError("config", `${rec.file} does not record its dataset: pass --data`);
+    // The validation split the run held out: its recorded fraction and split seed (--seed overrides the seed).
+    const splits = loadDataset(data, { seed: (f.seed as number | undefined) ?? rec.split.splitSeed, val: rec.split.val });
+    const model = loadTrained(rec, splits.train.classes.length, data);
+    const cfg = trainConfig({ batchSize: f["batch-size"] as number, precision: defaultPrecision() });
+    if (f.robustness || f.ood !== undefined) return runRobustEval(model, { weights: rec.file, model: modelName, data, splits, bf16: cfg.precision === "bf16", batchSize: cfg.batchSize }, f);
     const loaders = buildLoaders(splits, model, cfg, { evalBatchSize: cfg.batchSize });
     const split = f.split as string;
     const loader = split === "test" ? loaders.test : split === "val" ? loaders.val : split === "train" ? buildLoaders(splits, model, cfg, { augment: false }).train : null;
     if (!loader) throw new PftError("argument", `unknown or empty split '${split}' (test, val or train)`);
     const r = evaluate(model, loader, cfg.precision === "bf16");
-    const out = { weights: w.file, model: modelName, ...(spec ? { method: spec } : {}), data, split, acc: r.acc, loss: r.loss, n: r.n };
+    const out = { weights: rec.file, model: modelName, ...(spec ? { method: spec } : {}), data, split, acc: r.acc, loss: r.loss, n: r.n };
     if (f.json) console.log(JSON.stringify(out));
     else console.log(`${modelName} on ${describeDataset(loader.dataset)}: top-1 ${(r.acc * 100).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
   },
