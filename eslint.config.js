@@ -67,6 +67,11 @@ export default tseslint.config(
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", process: "readonly", console: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
+  {
+    // plain-node scripts (setup.sh runs scripts/link-bin.mjs)
+    files: ["**/*.mjs"],
+    languageOptions: { sourceType: "module", globals: { process: "readonly", console: "readonly" } },
+  },
   ...Object.entries(LAYERS).map(([folder, allowed]) => layer(folder, allowed)),
   {
     files: ["src/errors.ts"],
