@@ -22,6 +22,7 @@ import { openSafetensors, readSafetensors, type ReadOptions } from "../nn/index.
 import type { Plan } from "../partial/index.js";
 import { applyMethod, methodFromMetadata, methodMetadata, type MethodSpec } from "../peft/index.js";
 import type { TrainBudget, TrainConfig } from "./config.js";
+import type { EpochRecord } from "./trainer.js";
 
 export const MANIFEST_FORMAT = "pft-run";
 
@@ -88,13 +89,8 @@ export interface RunResultRecord {
   test: { acc: number; loss: number; n: number };
 }
 
-/** One line of metrics.jsonl. */
-export interface EpochLine {
-  epoch: number;
-  seconds: number;
-  imagesPerSecond: number;
-  valAcc: number | null;
-}
+/** One line of metrics.jsonl: the trainer's record of an epoch. */
+export type EpochLine = EpochRecord;
 
 /** SHA-256 of a file's bytes. */
 export const fileSha256 = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");

@@ -4,23 +4,15 @@
 //                                       (eval_top1 in percent, as timm writes it; empty without a validation split)
 //   OUT/events.out.tfevents.<T>.pft     TensorBoard scalars per optimizer step at each epoch's end:
 //                                       train/loss, eval/loss, eval/top1 (fraction), train/lr, train/images_per_sec
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { RUN_FILES } from "../files.js";
 import { writeFileAtomic } from "./checkpoint.js";
+import { readEpochs, type EpochLine } from "./rundir.js";
 import { eventFile, type ScalarEvent } from "./tensorboard.js";
 
 /** The fields of a metrics.jsonl line that tracking reads. */
-interface MetricsLine {
-  epoch: number;
-  step: number;
-  lr: number;
-  trainLoss: number;
-  valAcc: number | null;
-  valLoss: number | null;
-  seconds: number;
-  imagesPerSecond: number;
-}
+type MetricsLine = Pick<EpochLine, "epoch" | "step" | "lr" | "trainLoss" | "valAcc" | "valLoss" | "seconds" | "imagesPerSecond">;
 
 export const SUMMARY_COLUMNS = ["epoch", "train_loss", "eval_loss", "eval_top1", "lr"] as const;
 
@@ -46,13 +38,7 @@ export function scalarEvents(lines: readonly MetricsLine[], startWallTime: numbe
 
 /** Rewrites OUT/summary.csv and OUT's event file from OUT/metrics.jsonl. */
 export function writeTracking(dir: string): void {
-  const path = join(dir, "metrics.jsonl");
-  const lines = existsSync(path)
-    ? readFileSync(path, "utf8")
-        .split("\n")
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as MetricsLine)
-    : [];
+  const lines = readEpochs(dir);
   writeFileAtomic(join(dir, RUN_FILES.summary), summaryCsv(lines));
   // The run's start: run.json is written once, when the run starts (a resume keeps it).
   const runJson = join(dir, RUN_FILES.manifest);

@@ -129,7 +129,7 @@ export function train(job: TrainJob): TrainResult {
     setRngState(Buffer.from(resumed.state.rng, "base64"));
     ({ epoch: startEpoch, globalStep, best } = resumed.state);
     truncateMetrics(job.outDir!, startEpoch);
-    previous = readEpochs(job.outDir!) as EpochRecord[];
+    previous = readEpochs(job.outDir!);
     for (const m of [resumed.model, resumed.optimizer, resumed.ema]) m?.forEach((t) => t.dispose());
   } else if (job.outDir) {
     truncateMetrics(job.outDir, 0); // a fresh start: lines of earlier, killed attempts go
