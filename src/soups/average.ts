@@ -133,14 +133,35 @@ function addTo(sum: Float64Array, bytes: Uint8Array, entry: SafetensorsEntry, co
     return;
   }
   // Half precision (or a big-endian host): libtorch widens exactly to float64.
+  withWidened(bytes, entry, (v) => {
+    for (let j = 0; j < n; j++) sum[j] += count * v[j];
+  });
+}
+
+/** fn over the stored values widened to float64 by libtorch (exact for every floating dtype; the view lives only during fn): for what JS cannot view directly. */
+export function withWidened<T>(bytes: Uint8Array, entry: SafetensorsEntry, fn: (values: Float64Array) => T): T {
   const t = Tensor.fromBytes(bytes, entry.shape, entry.dtype);
   try {
     const w = t.to("float64");
     try {
-      const v = w.data() as Float64Array;
-      for (let j = 0; j < n; j++) sum[j] += count * v[j];
+      return fn(w.data() as Float64Array);
     } finally {
       w.dispose();
+    }
+  } finally {
+    t.dispose();
+  }
+}
+
+/** float64 values rounded once to the entry's dtype by libtorch, as new bytes: for what JS cannot write directly. */
+export function narrowWithTorch(values: Float64Array, entry: SafetensorsEntry): Uint8Array {
+  const t = Tensor.from(values, entry.shape, { dtype: "float64" });
+  try {
+    const r = t.to(entry.dtype);
+    try {
+      return r.bytes();
+    } finally {
+      r.dispose();
     }
   } finally {
     t.dispose();
@@ -158,17 +179,7 @@ function mean(sum: Float64Array, count: number, entry: SafetensorsEntry, buf: Sc
   }
   for (let j = 0; j < n; j++) sum[j] /= count;
   if (isJsFloat(entry)) return new Uint8Array(sum.buffer, sum.byteOffset, n * 8);
-  const t = Tensor.from(sum, entry.shape, { dtype: "float64" });
-  try {
-    const r = t.to(entry.dtype);
-    try {
-      return r.bytes();
-    } finally {
-      r.dispose();
-    }
-  } finally {
-    t.dispose();
-  }
+  return narrowWithTorch(sum, entry);
 }
 
 /** What averaging found: which tensors differed between ingredients and which were shared. */

@@ -17,11 +17,11 @@
 //   for the new classes), has no common origin: every method takes the ingredients' uniform mean.
 // - Integer tensors must be identical in every ingredient (as in the uniform soup).
 import { join } from "node:path";
-import { Tensor, isFloatingDType } from "../engine/index.js";
+import { isFloatingDType } from "../engine/index.js";
 import { PftError } from "../errors.js";
 import { naturalCompare } from "../models/index.js";
 import type { SafetensorsEntry } from "../nn/index.js";
-import { averageTensors, soupTensor, type AverageSummary, type SoupObserver, type SoupTensor } from "./average.js";
+import { averageTensors, narrowWithTorch, soupTensor, withWidened, type AverageSummary, type SoupObserver, type SoupTensor } from "./average.js";
 import type { IngredientSet } from "./ingredients.js";
 import { SafetensorsStreamWriter, type RawTensorReader } from "./stream.js";
 
@@ -108,17 +108,7 @@ export function widen(bytes: Uint8Array, e: SafetensorsEntry, out: Float64Array)
     out.set(new Float64Array(bytes.buffer, bytes.byteOffset, n));
     return out;
   }
-  const t = Tensor.fromBytes(bytes, e.shape, e.dtype);
-  try {
-    const w = t.to("float64");
-    try {
-      out.set(w.data() as Float64Array);
-    } finally {
-      w.dispose();
-    }
-  } finally {
-    t.dispose();
-  }
+  withWidened(bytes, e, (v) => out.set(v));
   return out;
 }
 
@@ -135,17 +125,7 @@ function narrow(values: Float64Array, e: SafetensorsEntry, buf: Buffers): Uint8A
     new Float64Array(out.buffer, out.byteOffset, n).set(values);
     return out;
   }
-  const t = Tensor.from(values, e.shape, { dtype: "float64" });
-  try {
-    const r = t.to(e.dtype);
-    try {
-      return r.bytes();
-    } finally {
-      r.dispose();
-    }
-  } finally {
-    t.dispose();
-  }
+  return narrowWithTorch(values, e);
 }
 
 /** Byte buffers are 8-aligned views of their own ArrayBuffer (Buffers.bytes), so widen's fast path applies. */
