@@ -48,6 +48,6 @@ bash scripts/fetch-digits.sh || { apt-get update -qq && bash scripts/fetch-digit
 
 # npm ci runs node-gyp (the native engine) through the package's install script.
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# The build also links node_modules/.bin/pft (scripts/link-bin.mjs), so `npx pft` runs this
+# checkout's CLI, at the root and below it (never a registry package).
 npm run build
-# `npx pft` runs this checkout's CLI, at the root and below it (never a registry package).
-node scripts/link-bin.mjs

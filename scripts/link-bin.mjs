@@ -13,7 +13,7 @@
 // runs the install script, the native build, twice.)
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,6 +25,7 @@ const binDir = join(root, "node_modules", ".bin");
 mkdirSync(binDir, { recursive: true });
 for (const [name, target] of Object.entries(bins)) {
   if (!existsSync(join(root, target))) throw new Error(`link-bin: ${target} is not built (npm run build first)`);
+  chmodSync(join(root, target), 0o755); // tsc writes a new file without the execute bit the shell needs
   const link = join(binDir, name);
   if (existsSync(link) || isLink(link)) unlinkSync(link);
   symlinkSync(join("..", "..", target), link);
